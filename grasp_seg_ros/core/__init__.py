@@ -1,0 +1,1 @@
+"""Pure numpy/OpenCV/SciPy grasp-detection building blocks: no ROS, no torch."""

@@ -1,0 +1,160 @@
+"""Decoding of the network's maps into grasps, in network-map pixels.
+
+Angle convention: ``angle_rad`` in [-pi/2, pi/2) is the direction in which the fingers close,
+measured in the displayed image from the +column axis (right) towards -row (up), i.e.
+counter-clockwise on screen. The closing direction in pixels is
+(d_row, d_col) = (-sin(angle), cos(angle)). The network predicts cos(2*angle) and sin(2*angle)
+because a parallel-jaw grasp is the same grasp after a half turn.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from scipy import ndimage
+
+from grasp_seg_ros.core.errors import NoGraspFound
+
+
+@dataclass(frozen=True)
+class OutputScaling:
+    """How the raw width channel maps to pixels; stored in each weight file's metadata."""
+
+    width_scale_px: float = 150.0
+
+    def encode_width(self, width_px: np.ndarray) -> np.ndarray:
+        return np.asarray(width_px, np.float32) / np.float32(self.width_scale_px)
+
+    def decode_width(self, width_raw: np.ndarray) -> np.ndarray:
+        return np.asarray(width_raw, np.float32) * np.float32(self.width_scale_px)
+
+    def to_dict(self) -> dict:
+        return {"width_scale_px": self.width_scale_px}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "OutputScaling":
+        return cls(width_scale_px=float(d["width_scale_px"]))
+
+
+@dataclass(frozen=True)
+class DecodeParams:
+    """Filtering and peak picking of the predicted maps."""
+
+    quality_sigma_px: float = 2.0
+    angle_sigma_px: float = 2.0
+    width_sigma_px: float = 1.0
+    quality_threshold: float = 0.1
+    top_k: int = 5
+    peak_min_distance_px: int = 10
+
+
+@dataclass(frozen=True)
+class GraspMaps:
+    """Filtered maps in network-map pixels."""
+
+    quality: np.ndarray     #: (S, S) float32
+    angle_rad: np.ndarray   #: (S, S) float32, convention in the module docstring
+    width_px: np.ndarray    #: (S, S) float32, finger opening in network-map pixels
+
+
+@dataclass(frozen=True)
+class Grasp2D:
+    """One grasp in network-map pixels."""
+
+    row: int
+    col: int
+    angle_rad: float
+    width_px: float
+    quality: float
+
+    def finger_points(self) -> np.ndarray:
+        """(2, 2) array of the finger tips as (row, col); the second lies along +closing."""
+        half = 0.5 * self.width_px
+        d = np.array([-np.sin(self.angle_rad), np.cos(self.angle_rad)]) * half
+        centre = np.array([self.row, self.col], dtype=np.float64)
+        return np.stack([centre - d, centre + d])
+
+
+def angle_from_cos_sin(cos2: np.ndarray, sin2: np.ndarray) -> np.ndarray:
+    """Recover the grasp angle in [-pi/2, pi/2) from cos(2a), sin(2a)."""
+    angle = 0.5 * np.arctan2(np.asarray(sin2, np.float64), np.asarray(cos2, np.float64))
+    return (np.mod(angle + np.pi / 2, np.pi) - np.pi / 2).astype(np.float32)
+
+
+def angle_difference(a_rad: np.ndarray, b_rad: np.ndarray) -> np.ndarray:
+    """Smallest difference between two grasp angles, in [0, pi/2] (half-turn symmetric)."""
+    d = np.mod(np.asarray(a_rad, np.float64) - np.asarray(b_rad, np.float64), np.pi)
+    return np.minimum(d, np.pi - d)
+
+
+def encode_angle(angle_rad: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Angle -> (cos 2a, sin 2a): the training targets of the angle channels."""
+    a = np.asarray(angle_rad, np.float32)
+    return np.cos(2 * a), np.sin(2 * a)
+
+
+def _blur(img: np.ndarray, sigma: float) -> np.ndarray:
+    if sigma <= 0.0:
+        return img.astype(np.float32, copy=False)
+    # kernel covers +-4 sigma like scipy.ndimage.gaussian_filter; reflect border like it too
+    k = 2 * int(4.0 * sigma + 0.5) + 1
+    return cv2.GaussianBlur(img.astype(np.float32, copy=False), (k, k), sigma,
+                            borderType=cv2.BORDER_REFLECT)
+
+
+def filter_maps(quality: np.ndarray, cos2: np.ndarray, sin2: np.ndarray, width_raw: np.ndarray,
+                scaling: OutputScaling, params: DecodeParams) -> GraspMaps:
+    """Gaussian-filter the raw maps (separate sigmas) and decode angle and width."""
+    q = _blur(quality, params.quality_sigma_px)
+    c = _blur(cos2, params.angle_sigma_px)
+    s = _blur(sin2, params.angle_sigma_px)
+    w = scaling.decode_width(_blur(width_raw, params.width_sigma_px))
+    return GraspMaps(quality=q, angle_rad=angle_from_cos_sin(c, s),
+                     width_px=np.maximum(w, 0.0))
+
+
+def find_peaks(quality: np.ndarray, *, threshold: float, min_distance_px: int,
+               max_peaks: int) -> np.ndarray:
+    """Local maxima of the quality map above a threshold, best first, as (N, 2) (row, col).
+
+    Two peaks are at least ``min_distance_px`` apart (Chebyshev distance), as in
+    skimage.feature.peak_local_max.
+    """
+    size = 2 * max(int(min_distance_px), 0) + 1
+    local_max = ndimage.maximum_filter(quality, size=size, mode="nearest")
+    is_peak = (quality == local_max) & (quality > threshold)
+    rows, cols = np.nonzero(is_peak)
+    order = np.argsort(-quality[rows, cols], kind="stable")
+    picked: list[tuple[int, int]] = []
+    for i in order:  # plateaus give several equal maxima: keep them min_distance apart
+        r, c = int(rows[i]), int(cols[i])
+        if all(max(abs(r - pr), abs(c - pc)) >= min_distance_px for pr, pc in picked):
+            picked.append((r, c))
+            if len(picked) >= max_peaks:
+                break
+    return np.array(picked, dtype=np.int64).reshape(-1, 2)
+
+
+def detect_grasps(maps: GraspMaps, params: DecodeParams,
+                  previous_px: tuple[float, float] | None = None) -> list[Grasp2D]:
+    """Top-k grasps, best first. Raises NoGraspFound when no peak clears the threshold.
+
+    With ``previous_px`` (closed-loop tracking, as in GG-CNN's controller) the peak nearest
+    the previous grasp is moved to the front, so the arm is not sent back and forth between
+    two objects of similar quality.
+    """
+    peaks = find_peaks(maps.quality, threshold=params.quality_threshold,
+                       min_distance_px=params.peak_min_distance_px,
+                       max_peaks=max(params.top_k, 1))
+    if len(peaks) == 0:
+        raise NoGraspFound(f"no quality peak above {params.quality_threshold:.3f} "
+                           f"(map maximum {float(maps.quality.max()):.3f})")
+    if previous_px is not None and len(peaks) > 1:
+        dist = np.linalg.norm(peaks - np.asarray(previous_px, np.float64), axis=1)
+        nearest = int(np.argmin(dist))
+        peaks = np.concatenate([peaks[nearest:nearest + 1], np.delete(peaks, nearest, 0)])
+    return [Grasp2D(row=int(r), col=int(c), angle_rad=float(maps.angle_rad[r, c]),
+                    width_px=float(maps.width_px[r, c]), quality=float(maps.quality[r, c]))
+            for r, c in peaks]

@@ -1,0 +1,69 @@
+import numpy as np
+import pytest
+
+from grasp_seg_ros.core.errors import NoGraspFound
+from grasp_seg_ros.core.grasp import (DecodeParams, GraspMaps, OutputScaling,
+                                      angle_difference, angle_from_cos_sin,
+                                      detect_grasps, encode_angle, filter_maps, find_peaks)
+
+
+def test_angle_encode_decode_round_trip():
+    angles = np.linspace(-np.pi / 2, np.pi / 2, 181, endpoint=False)
+    decoded = angle_from_cos_sin(*encode_angle(angles))
+    assert ((decoded >= -np.pi / 2) & (decoded <= np.pi / 2)).all()
+    assert angle_difference(decoded, angles).max() < 1e-5
+
+
+def test_angle_difference_is_half_turn_symmetric():
+    assert angle_difference(np.pi / 2, -np.pi / 2) == pytest.approx(0.0)
+    assert angle_difference(0.1, np.pi - 0.1) == pytest.approx(0.2)
+    assert angle_difference(0.0, np.pi / 2) == pytest.approx(np.pi / 2)
+
+
+def test_angle_is_a_half_turn_symmetric():
+    a = np.float32(0.3)
+    np.testing.assert_allclose(angle_from_cos_sin(*encode_angle(a + np.pi)), a, atol=1e-5)
+
+
+def test_width_encode_decode_round_trip():
+    s = OutputScaling(150.0)
+    w = np.array([0.0, 10.0, 75.0, 149.0], np.float32)
+    np.testing.assert_allclose(s.decode_width(s.encode_width(w)), w, rtol=1e-6)
+
+
+def _maps_with_peaks(peaks):
+    q = np.zeros((100, 100), np.float32)
+    for (r, c), v in peaks:
+        q[r, c] = v
+    return GraspMaps(quality=q, angle_rad=np.zeros_like(q), width_px=np.full_like(q, 20.0))
+
+
+def test_peaks_are_sorted_and_kept_apart():
+    maps = _maps_with_peaks([((10, 10), 0.5), ((12, 12), 0.9), ((50, 60), 0.7)])
+    peaks = find_peaks(maps.quality, threshold=0.1, min_distance_px=5, max_peaks=5)
+    assert peaks.tolist() == [[12, 12], [50, 60]]
+
+
+def test_tracking_prefers_the_peak_nearest_the_previous_grasp():
+    maps = _maps_with_peaks([((20, 20), 0.9), ((80, 80), 0.8)])
+    params = DecodeParams(top_k=5, peak_min_distance_px=5, quality_threshold=0.1)
+    assert (detect_grasps(maps, params)[0].row, detect_grasps(maps, params)[0].col) == (20, 20)
+    tracked = detect_grasps(maps, params, previous_px=(78.0, 83.0))
+    assert (tracked[0].row, tracked[0].col) == (80, 80) and len(tracked) == 2
+
+
+def test_empty_map_raises_no_grasp_found():
+    with pytest.raises(NoGraspFound, match="no quality peak above 0.100"):
+        detect_grasps(_maps_with_peaks([]), DecodeParams(quality_threshold=0.1))
+
+
+def test_filtering_decodes_angle_and_width():
+    shape = (60, 60)
+    q = np.zeros(shape, np.float32)
+    q[25:35, 25:35] = 1.0
+    cos2, sin2 = encode_angle(np.full(shape, 0.4, np.float32))
+    width_raw = np.full(shape, 30.0 / 150.0, np.float32)
+    maps = filter_maps(q, cos2, sin2, width_raw, OutputScaling(150.0), DecodeParams())
+    g = detect_grasps(maps, DecodeParams())[0]
+    assert (g.row, g.col) in {(29, 29), (29, 30), (30, 29), (30, 30)}
+    assert g.angle_rad == pytest.approx(0.4, abs=1e-4) and g.width_px == pytest.approx(30.0)
