@@ -1,0 +1,110 @@
+"""GraspDetector: one frame of depth (metres) + intrinsics -> grasps, maps and timings.
+
+The same object serves the ROS node, the demo, benchmarks and evaluation, so they all run
+exactly the same preprocessing and decoding.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from grasp_seg_ros.core.camera import CameraIntrinsics
+from grasp_seg_ros.core.grasp import DecodeParams, GraspMaps, detect_grasps, filter_maps
+from grasp_seg_ros.core.pose import GraspPose, grasp_to_pose
+from grasp_seg_ros.core.preprocess import CropSpec, Preprocessed, preprocess
+from grasp_seg_ros.core.resources import resolve_model
+from grasp_seg_ros.inference.backends import TorchBackend, resolve_device
+from grasp_seg_ros.nets.weights import ModelMetadata, load_weights
+
+LOG = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DetectorConfig:
+    """Everything about a detection that is not the model."""
+
+    crop: CropSpec = field(default_factory=CropSpec)
+    decode: DecodeParams = field(default_factory=DecodeParams)
+    min_valid_fraction: float = 0.05
+    tracking: bool = False
+
+
+@dataclass(frozen=True)
+class Detection:
+    """The result of one frame; ``grasps`` is best first and never empty."""
+
+    grasps: list[GraspPose]
+    maps: GraspMaps
+    preprocessed: Preprocessed
+    timings_ms: dict[str, float]
+
+    @property
+    def best(self) -> GraspPose:
+        return self.grasps[0]
+
+
+class GraspDetector:
+    """Runs a grasp network on depth frames.
+
+    Args:
+        model: a model name shipped in models/ or a path to a .safetensors weight file.
+        device: 'auto' (CUDA when present), 'cpu' or 'cuda'.
+        num_threads: torch intra-op threads (process-wide); 0 keeps torch's default.
+        config: crop, decoding and tracking settings.
+    """
+
+    def __init__(self, model: str | Path, *, device: str = "auto", num_threads: int = 0,
+                 config: DetectorConfig | None = None) -> None:
+        if num_threads > 0:
+            torch.set_num_threads(num_threads)
+        self.device = resolve_device(device)
+        self.model_path = resolve_model(str(model))
+        net, self.metadata = load_weights(self.model_path, device="cpu")
+        self.backend = TorchBackend(net, self.device)
+        self.config = config or DetectorConfig()
+        self._previous_px: tuple[float, float] | None = None
+        LOG.info("loaded %s (%s) on %s", self.model_path, self.metadata.architecture,
+                 self.device)
+
+    @property
+    def metadata_summary(self) -> str:
+        m: ModelMetadata = self.metadata
+        return f"{m.architecture} from {self.model_path.name} on {self.device}"
+
+    def reset_tracking(self) -> None:
+        self._previous_px = None
+
+    def detect(self, depth_m: np.ndarray, intrinsics: CameraIntrinsics) -> Detection:
+        """Detect grasps in a full depth image (metres, NaN = invalid).
+
+        Raises InvalidDepth / InvalidCameraInfo for unusable input, NoGraspFound when the
+        quality map holds nothing above the threshold.
+        """
+        cfg = self.config
+        intrinsics.check_image(*depth_m.shape)
+        crop_spec = cfg.crop
+        if crop_spec.output_size_px != self.metadata.input_size_px:
+            crop_spec = CropSpec(crop_spec.crop_size_px, crop_spec.offset_row_px,
+                                 crop_spec.offset_col_px, self.metadata.input_size_px)
+        t0 = time.perf_counter()
+        pre = preprocess(depth_m, crop_spec, self.metadata.normalisation,
+                         min_valid_fraction=cfg.min_valid_fraction)
+        t1 = time.perf_counter()
+        raw = self.backend(pre.net_input)
+        t2 = time.perf_counter()
+        maps = filter_maps(raw[0], raw[1], raw[2], raw[3], self.metadata.scaling, cfg.decode)
+        grasps_2d = detect_grasps(maps, cfg.decode,
+                                  self._previous_px if cfg.tracking else None)
+        poses = [grasp_to_pose(g, pre.depth_m, pre.crop, intrinsics) for g in grasps_2d]
+        t3 = time.perf_counter()
+        best = grasps_2d[0]
+        self._previous_px = (float(best.row), float(best.col))
+        timings = {"preprocess": (t1 - t0) * 1e3, "inference": (t2 - t1) * 1e3,
+                   "postprocess": (t3 - t2) * 1e3}
+        return Detection(grasps=poses, maps=maps, preprocessed=pre, timings_ms=timings)

@@ -1,0 +1,60 @@
+import numpy as np
+import pytest
+import torch
+
+from grasp_seg_ros.core.camera import CameraIntrinsics
+from grasp_seg_ros.core.errors import DeviceUnavailable, InvalidCameraInfo, InvalidDepth
+from grasp_seg_ros.core.preprocess import Crop, CropSpec
+from grasp_seg_ros.inference.backends import resolve_device
+from grasp_seg_ros.inference.detector import DetectorConfig, GraspDetector
+from helpers import box_scene, nearest_surface_model
+
+INTR = CameraIntrinsics(fx=385.0, fy=385.0, cx=319.5, cy=239.5, width=640, height=480)
+
+
+@pytest.fixture
+def biased_model(tmp_path):
+    return nearest_surface_model(tmp_path / "nearest.safetensors")
+
+
+def test_detector_finds_the_nearest_region(biased_model):
+    det = GraspDetector(biased_model, device="cpu")
+    result = det.detect(box_scene(), INTR)
+    row, col = result.best.image_px
+    assert 200 <= row < 240 and 330 <= col < 360
+    assert result.best.position_m[2] == pytest.approx(0.50, abs=0.01)
+    assert set(result.timings_ms) == {"preprocess", "inference", "postprocess"}
+    assert result.maps.quality.shape == (300, 300)
+    assert len(result.grasps) >= 1
+
+
+def test_detector_rejects_bad_frames(biased_model):
+    det = GraspDetector(biased_model, device="cpu")
+    with pytest.raises(InvalidCameraInfo):
+        det.detect(np.full((240, 320), 0.6, np.float32), INTR)
+    with pytest.raises(InvalidDepth):
+        det.detect(np.full((480, 640), np.nan, np.float32), INTR)
+    small = CameraIntrinsics(fx=200.0, fy=200.0, cx=100.0, cy=80.0, width=200, height=160)
+    with pytest.raises(InvalidDepth, match="does not fit"):
+        det.detect(np.full((160, 200), 0.6, np.float32), small)
+
+
+def test_crop_config_is_honoured(biased_model):
+    det = GraspDetector(biased_model, device="cpu", config=DetectorConfig(
+        crop=CropSpec(crop_size_px=400, offset_row_px=30)))
+    result = det.detect(box_scene(), INTR)
+    assert result.preprocessed.crop == Crop(top=70, left=120, size_px=400, output_size_px=300)
+    row, col = result.best.image_px
+    assert 200 <= row < 240 and 330 <= col < 360
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the no-GPU error")
+def test_cuda_without_gpu_is_a_clear_error():
+    with pytest.raises(DeviceUnavailable, match="use device:=cpu or device:=auto"):
+        resolve_device("cuda")
+    assert resolve_device("auto").type == "cpu"
+
+
+def test_unknown_device_is_rejected():
+    with pytest.raises(ValueError, match="device must be one of"):
+        resolve_device("tpu")
