@@ -1,0 +1,1 @@
+"""rclpy nodes and message conversion; the algorithms live in core/ and inference/."""

@@ -1,0 +1,136 @@
+"""Message <-> array conversions at the ROS boundary.
+
+Depth images are decoded by core.depth (it validates step, length and endianness and gives
+metres); output images use cv_bridge when it is importable and a numpy path otherwise, the
+two producing the same messages.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from geometry_msgs.msg import Point, Pose, PoseArray, PoseStamped, Quaternion
+from sensor_msgs.msg import CameraInfo, Image
+from std_msgs.msg import Float32MultiArray, Header, MultiArrayDimension
+from visualization_msgs.msg import Marker, MarkerArray
+
+from grasp_seg_ros.core.camera import CameraIntrinsics
+from grasp_seg_ros.core.depth import depth_from_buffer, depth_to_buffer
+from grasp_seg_ros.core.pose import GRASP_VECTOR_FIELDS, GraspPose
+
+try:  # cv_bridge has no PyPI wheel; a ROS installation provides it
+    from cv_bridge import CvBridge
+    _BRIDGE: "CvBridge | None" = CvBridge()
+except ImportError:
+    _BRIDGE = None
+
+_NUMPY_ENCODINGS = {"bgr8": (np.uint8, 3), "rgb8": (np.uint8, 3), "mono8": (np.uint8, 1),
+                    "32FC1": (np.float32, 1), "16UC1": (np.uint16, 1)}
+
+
+def image_to_depth_m(msg: Image, *, depth_scale: float = 0.0) -> np.ndarray:
+    """sensor_msgs/Image (16UC1 mm or 32FC1 m) -> float32 metres, NaN = invalid."""
+    return depth_from_buffer(msg.data, encoding=msg.encoding, height=msg.height,
+                             width=msg.width, step=msg.step,
+                             is_bigendian=bool(msg.is_bigendian), depth_scale=depth_scale)
+
+
+def depth_m_to_image(depth_m: np.ndarray, header: Header, encoding: str = "16UC1") -> Image:
+    """Metres (NaN = invalid) -> sensor_msgs/Image in 16UC1 (mm) or 32FC1 (m)."""
+    data, step = depth_to_buffer(depth_m, encoding)
+    return Image(header=header, height=depth_m.shape[0], width=depth_m.shape[1],
+                 encoding=encoding, is_bigendian=0, step=step, data=data)
+
+
+def array_to_image(array: np.ndarray, header: Header, encoding: str) -> Image:
+    """An OpenCV-style array -> sensor_msgs/Image (cv_bridge when present)."""
+    if _BRIDGE is not None:
+        msg = _BRIDGE.cv2_to_imgmsg(array, encoding=encoding)
+        msg.header = header
+        return msg
+    dtype, channels = _NUMPY_ENCODINGS[encoding]
+    arr = np.ascontiguousarray(array, dtype=np.dtype(dtype).newbyteorder("<"))
+    if arr.ndim != (3 if channels > 1 else 2) or (channels > 1 and arr.shape[2] != channels):
+        raise ValueError(f"array of shape {array.shape} cannot be encoded as {encoding}")
+    return Image(header=header, height=arr.shape[0], width=arr.shape[1], encoding=encoding,
+                 is_bigendian=0, step=arr.shape[1] * arr.itemsize * channels,
+                 data=arr.tobytes())
+
+
+def image_to_array(msg: Image) -> np.ndarray:
+    """sensor_msgs/Image of a plain encoding -> array (cv_bridge when present)."""
+    if _BRIDGE is not None:
+        return _BRIDGE.imgmsg_to_cv2(msg)
+    if msg.encoding not in _NUMPY_ENCODINGS:
+        raise ValueError(f"cannot decode encoding '{msg.encoding}'; "
+                         f"known: {sorted(_NUMPY_ENCODINGS)}")
+    dtype, channels = _NUMPY_ENCODINGS[msg.encoding]
+    dt = np.dtype(dtype).newbyteorder(">" if msg.is_bigendian else "<")
+    row_bytes = msg.width * dt.itemsize * channels
+    rows = np.frombuffer(msg.data, np.uint8).reshape(msg.height, msg.step)[:, :row_bytes]
+    arr = np.ascontiguousarray(rows).view(dt).astype(dt.newbyteorder("="))
+    return arr.reshape(msg.height, msg.width, channels) if channels > 1 \
+        else arr.reshape(msg.height, msg.width)
+
+
+def camera_info_to_intrinsics(msg: CameraInfo) -> CameraIntrinsics:
+    """CameraInfo -> intrinsics (raises InvalidCameraInfo for an uncalibrated K)."""
+    return CameraIntrinsics.from_k(list(msg.k), width=msg.width, height=msg.height)
+
+
+def intrinsics_to_camera_info(intr: CameraIntrinsics, header: Header) -> CameraInfo:
+    """Pinhole intrinsics -> CameraInfo without distortion (plumb_bob, zero coefficients)."""
+    return CameraInfo(header=header, width=intr.width, height=intr.height,
+                      distortion_model="plumb_bob", d=[0.0] * 5,
+                      k=[intr.fx, 0.0, intr.cx, 0.0, intr.fy, intr.cy, 0.0, 0.0, 1.0],
+                      r=[1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0],
+                      p=[intr.fx, 0.0, intr.cx, 0.0, 0.0, intr.fy, intr.cy, 0.0,
+                         0.0, 0.0, 1.0, 0.0])
+
+
+def grasp_to_pose_msg(grasp: GraspPose) -> Pose:
+    x, y, z = map(float, grasp.position_m)
+    qx, qy, qz, qw = map(float, grasp.quat_xyzw)
+    return Pose(position=Point(x=x, y=y, z=z), orientation=Quaternion(x=qx, y=qy, z=qz, w=qw))
+
+
+def grasp_to_pose_stamped(grasp: GraspPose, header: Header) -> PoseStamped:
+    return PoseStamped(header=header, pose=grasp_to_pose_msg(grasp))
+
+
+def grasps_to_pose_array(grasps: list[GraspPose], header: Header) -> PoseArray:
+    return PoseArray(header=header, poses=[grasp_to_pose_msg(g) for g in grasps])
+
+
+def grasp_to_vector(grasp: GraspPose) -> Float32MultiArray:
+    """Flat grasp values labelled through the layout (order in GRASP_VECTOR_FIELDS)."""
+    msg = Float32MultiArray(data=grasp.as_vector())
+    msg.layout.dim = [MultiArrayDimension(label=",".join(GRASP_VECTOR_FIELDS),
+                                          size=len(GRASP_VECTOR_FIELDS), stride=1)]
+    return msg
+
+
+def gripper_markers(grasp: GraspPose, header: Header, *, finger_length_m: float,
+                    namespace: str = "grasp") -> MarkerArray:
+    """The best grasp drawn as a parallel-jaw gripper (LINE_LIST in the grasp's own frame).
+
+    Fingers reach from ``finger_length_m`` above the surface down to it; the closing axis is
+    the pose's x axis, the approach its z axis.
+    """
+    half, length = 0.5 * grasp.width_m, finger_length_m
+    segments = [((-half, 0, -length), (-half, 0, 0)),      # finger
+                ((half, 0, -length), (half, 0, 0)),        # finger
+                ((-half, 0, -length), (half, 0, -length)),  # palm
+                ((0, 0, -length), (0, 0, -2 * length))]    # wrist, against the approach
+    gripper = Marker(header=header, ns=namespace, id=0, type=Marker.LINE_LIST,
+                     action=Marker.ADD, pose=grasp_to_pose_msg(grasp))
+    gripper.scale.x = 0.004
+    gripper.color.r, gripper.color.g, gripper.color.b, gripper.color.a = 1.0, 0.1, 0.1, 1.0
+    gripper.points = [Point(x=float(px), y=float(py), z=float(pz))
+                      for seg in segments for (px, py, pz) in seg]
+    label = Marker(header=header, ns=namespace, id=1, type=Marker.TEXT_VIEW_FACING,
+                   action=Marker.ADD, pose=grasp_to_pose_msg(grasp),
+                   text=f"q={grasp.quality:.2f} w={grasp.width_m * 100:.1f}cm")
+    label.pose.position.z -= 2.5 * length
+    label.scale.z = 0.015
+    label.color.r = label.color.g = label.color.b = label.color.a = 1.0
+    return MarkerArray(markers=[gripper, label])

@@ -1,0 +1,260 @@
+"""The grasp_detector node: depth Image + CameraInfo in, grasp poses and RViz views out.
+
+Thin by design: a callback converts the message, GraspDetector does the work, the result is
+converted back. Only the latest frame is processed: the depth callback overwrites a one-slot
+mailbox and a worker thread takes from it, so a slow model drops frames instead of queueing.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from dataclasses import dataclass
+
+from geometry_msgs.msg import PoseArray, PoseStamped
+from rcl_interfaces.msg import (FloatingPointRange, IntegerRange, ParameterDescriptor,
+                                SetParametersResult)
+from rclpy.node import Node
+from rclpy.parameter import Parameter
+from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+from sensor_msgs.msg import CameraInfo, Image
+from std_msgs.msg import Float32MultiArray
+from visualization_msgs.msg import MarkerArray
+
+from grasp_seg_ros.core.draw import draw_grasps
+from grasp_seg_ros.core.errors import GraspSegError, InvalidCameraInfo, NoGraspFound
+from grasp_seg_ros.core.grasp import DecodeParams
+from grasp_seg_ros.core.preprocess import CropSpec
+from grasp_seg_ros.inference.backends import DEVICES
+from grasp_seg_ros.inference.detector import DetectorConfig, GraspDetector
+from grasp_seg_ros.ros import conversions as conv
+from grasp_seg_ros.ros.spin import run_node
+
+THROTTLE_S = 5.0
+
+
+@dataclass(frozen=True)
+class _Param:
+    default: object
+    description: str
+    range: tuple[float, float] | None = None
+    reloads_model: bool = False
+
+
+PARAMETERS: dict[str, _Param] = {
+    "model": _Param("ggcnn", "model name shipped in models/ or a path to a .safetensors file",
+                    reloads_model=True),
+    "device": _Param("auto", f"compute device, one of {DEVICES}", reloads_model=True),
+    "num_threads": _Param(1, "torch CPU threads (process-wide); 0 keeps torch's default",
+                          (0, 64), reloads_model=True),
+    "crop_size": _Param(300, "side of the square cut from the image centre, pixels",
+                        (32, 4096)),
+    "crop_offset_row": _Param(0, "crop offset from the image centre, rows (+ = down)",
+                              (-2048, 2048)),
+    "crop_offset_col": _Param(0, "crop offset from the image centre, columns (+ = right)",
+                              (-2048, 2048)),
+    "depth_scale": _Param(0.0, "metres per depth count; 0 = from the encoding "
+                               "(16UC1: 0.001, 32FC1: 1)", (0.0, 10.0)),
+    "min_valid_fraction": _Param(0.05, "skip frames whose crop has less valid depth than this",
+                                 (0.0, 1.0)),
+    "quality_sigma": _Param(2.0, "Gaussian sigma for the quality map, network pixels",
+                            (0.0, 20.0)),
+    "angle_sigma": _Param(2.0, "Gaussian sigma for the cos/sin angle maps, network pixels",
+                          (0.0, 20.0)),
+    "width_sigma": _Param(1.0, "Gaussian sigma for the width map, network pixels", (0.0, 20.0)),
+    "quality_threshold": _Param(0.1, "minimum filtered quality of a published grasp",
+                                (0.0, 1.0)),
+    "top_k": _Param(5, "grasps published on ~/grasps", (1, 100)),
+    "peak_min_distance": _Param(10, "minimum distance between top-k grasps, network pixels",
+                                (1, 150)),
+    "tracking": _Param(False, "closed loop: prefer the peak nearest the previous grasp"),
+    "publish_maps": _Param(True, "publish ~/quality_map and ~/overlay (only when subscribed)"),
+    "finger_length_m": _Param(0.04, "finger length of the RViz gripper marker", (0.001, 1.0)),
+}
+
+
+def _descriptor(name: str, spec: _Param) -> ParameterDescriptor:
+    desc = ParameterDescriptor(name=name, description=spec.description)
+    if spec.range is not None:
+        lo, hi = spec.range
+        if isinstance(spec.default, int) and not isinstance(spec.default, bool):
+            desc.integer_range = [IntegerRange(from_value=int(lo), to_value=int(hi), step=1)]
+        else:
+            desc.floating_point_range = [FloatingPointRange(from_value=float(lo),
+                                                            to_value=float(hi), step=0.0)]
+    return desc
+
+
+class GraspDetectorNode(Node):
+    """Subscribes ``depth/image_raw`` and ``depth/camera_info``; publishes ``/grasp_pose``."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__("grasp_detector", **kwargs)
+        for name, spec in PARAMETERS.items():
+            self.declare_parameter(name, spec.default, _descriptor(name, spec))
+        values = {name: self.get_parameter(name).value for name in PARAMETERS}
+        self._check_values(values)
+        self._detector = self._build_detector(values)
+        self._values = values
+        self.get_logger().info(f"running {self._detector.metadata_summary}")
+        self.add_on_set_parameters_callback(self._on_set_parameters)
+
+        self._intrinsics = None
+        self._lock = threading.Lock()
+        self._mailbox: Image | None = None
+        self._wakeup = threading.Event()
+        self._stopping = threading.Event()
+        self.frames_received = 0
+        self.frames_dropped = 0
+        self.frames_processed = 0
+        self.last_timings_ms: dict[str, float] = {}
+
+        reliable = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+        self._pose_pub = self.create_publisher(PoseStamped, "/grasp_pose", reliable)
+        self._poses_pub = self.create_publisher(PoseArray, "~/grasps", reliable)
+        self._vector_pub = self.create_publisher(Float32MultiArray, "~/grasp", reliable)
+        self._quality_pub = self.create_publisher(Image, "~/quality_map", 1)
+        self._overlay_pub = self.create_publisher(Image, "~/overlay", 1)
+        self._marker_pub = self.create_publisher(MarkerArray, "~/markers", reliable)
+        self.create_subscription(CameraInfo, "depth/camera_info", self._on_camera_info,
+                                 qos_profile_sensor_data)
+        self._depth_sub = self.create_subscription(Image, "depth/image_raw", self._on_depth,
+                                                   qos_profile_sensor_data)
+        self._worker = threading.Thread(target=self._work, name="grasp_worker", daemon=True)
+        self._worker.start()
+
+    # -- parameters ------------------------------------------------------------------------
+    @staticmethod
+    def _check_values(values: dict) -> None:
+        if values["device"] not in DEVICES and not str(values["device"]).startswith("cuda:"):
+            raise ValueError(f"device must be one of {DEVICES}, got '{values['device']}'")
+        if not str(values["model"]).strip():
+            raise ValueError("model must name a shipped model or a .safetensors path")
+
+    @staticmethod
+    def _config(values: dict) -> DetectorConfig:
+        return DetectorConfig(
+            crop=CropSpec(crop_size_px=values["crop_size"],
+                          offset_row_px=values["crop_offset_row"],
+                          offset_col_px=values["crop_offset_col"]),
+            decode=DecodeParams(quality_sigma_px=values["quality_sigma"],
+                                angle_sigma_px=values["angle_sigma"],
+                                width_sigma_px=values["width_sigma"],
+                                quality_threshold=values["quality_threshold"],
+                                top_k=values["top_k"],
+                                peak_min_distance_px=values["peak_min_distance"]),
+            min_valid_fraction=values["min_valid_fraction"],
+            tracking=values["tracking"])
+
+    def _build_detector(self, values: dict) -> GraspDetector:
+        return GraspDetector(values["model"], device=values["device"],
+                             num_threads=values["num_threads"], config=self._config(values))
+
+    def _on_set_parameters(self, params: list[Parameter]) -> SetParametersResult:
+        values = dict(self._values)
+        for p in params:
+            if p.name in values:
+                values[p.name] = p.value
+        try:
+            self._check_values(values)
+            config = self._config(values)
+            if any(PARAMETERS[p.name].reloads_model for p in params if p.name in PARAMETERS):
+                detector = self._build_detector(values)
+            else:
+                detector = None
+        except (GraspSegError, ValueError, TypeError) as exc:
+            return SetParametersResult(successful=False, reason=str(exc))
+        with self._lock:
+            if detector is not None:
+                self._detector = detector
+                self.get_logger().info(f"switched to {detector.metadata_summary}")
+            self._detector.config = config
+            self._detector.reset_tracking()
+            self._values = values
+        return SetParametersResult(successful=True)
+
+    # -- callbacks -------------------------------------------------------------------------
+    def _on_camera_info(self, msg: CameraInfo) -> None:
+        try:
+            self._intrinsics = conv.camera_info_to_intrinsics(msg)
+        except InvalidCameraInfo as exc:
+            self._intrinsics = None
+            self.get_logger().warn(f"ignoring CameraInfo: {exc}",
+                                   throttle_duration_sec=THROTTLE_S)
+
+    def _on_depth(self, msg: Image) -> None:
+        with self._lock:
+            self.frames_received += 1
+            if self._mailbox is not None:
+                self.frames_dropped += 1  # the worker is busy: keep only the newest frame
+            self._mailbox = msg
+        self._wakeup.set()
+
+    def _work(self) -> None:
+        while not self._stopping.is_set():
+            if not self._wakeup.wait(timeout=0.1):
+                continue
+            with self._lock:
+                msg, self._mailbox = self._mailbox, None
+                self._wakeup.clear()
+            if msg is not None:
+                self._process(msg)
+
+    # -- one frame -------------------------------------------------------------------------
+    def _process(self, msg: Image) -> None:
+        log = self.get_logger()
+        intrinsics = self._intrinsics
+        if intrinsics is None:
+            log.warn(f"no valid CameraInfo yet on '{self.resolve_topic_name('depth/camera_info')}'"
+                     "; not detecting without intrinsics", throttle_duration_sec=THROTTLE_S)
+            return
+        with self._lock:
+            detector, values = self._detector, self._values
+        t0 = time.perf_counter()
+        try:
+            depth_m = conv.image_to_depth_m(msg, depth_scale=values["depth_scale"])
+            t1 = time.perf_counter()
+            det = detector.detect(depth_m, intrinsics)
+        except NoGraspFound as exc:
+            log.info(f"no grasp: {exc}", throttle_duration_sec=THROTTLE_S)
+            return
+        except GraspSegError as exc:
+            log.warn(f"skipping frame: {exc}", throttle_duration_sec=THROTTLE_S)
+            return
+        header = msg.header
+        best = det.best
+        self._pose_pub.publish(conv.grasp_to_pose_stamped(best, header))
+        self._poses_pub.publish(conv.grasps_to_pose_array(det.grasps, header))
+        self._vector_pub.publish(conv.grasp_to_vector(best))
+        self._marker_pub.publish(conv.gripper_markers(
+            best, header, finger_length_m=values["finger_length_m"]))
+        if values["publish_maps"]:
+            if self._quality_pub.get_subscription_count() > 0:
+                self._quality_pub.publish(conv.array_to_image(det.maps.quality, header, "32FC1"))
+            if self._overlay_pub.get_subscription_count() > 0:
+                overlay = draw_grasps(det.preprocessed.depth_m, [g.grasp_2d for g in det.grasps])
+                self._overlay_pub.publish(conv.array_to_image(overlay, header, "bgr8"))
+        t2 = time.perf_counter()
+        self.frames_processed += 1
+        timings = {"convert": (t1 - t0) * 1e3, **det.timings_ms}
+        timings["publish"] = (t2 - t0) * 1e3 - sum(timings.values())
+        self.last_timings_ms = timings
+        log.debug("grasp at %s q=%.3f; %s" % (
+            best.position_m.round(3), best.quality,
+            " ".join(f"{k}={v:.1f}ms" for k, v in timings.items())))
+
+    def destroy_node(self) -> None:
+        self._stopping.set()
+        if self._worker.is_alive():
+            self._worker.join(timeout=5.0)
+        super().destroy_node()
+
+
+def main(args: list[str] | None = None) -> int:
+    """Entry point of the grasp_detector executable."""
+    return run_node("grasp_detector", GraspDetectorNode, args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,49 @@
+"""Node start-up and clean shutdown shared by the package's executables.
+
+rclpy's own signal handler shuts the context down at once, under a worker thread that may be
+publishing. Here SIGINT and SIGTERM instead end spin() in the main thread; the node then
+stops its workers (destroy_node) before the context goes away. Start-up errors of this
+package (bad model file, bad parameter) end the process with a message and exit code 1.
+"""
+
+from __future__ import annotations
+
+import signal
+from typing import Callable
+
+import rclpy
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+from rclpy.signals import SignalHandlerOptions
+
+from grasp_seg_ros.core.errors import GraspSegError
+
+
+def _raise_keyboard_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def run_node(name: str, factory: Callable[[], Node], args: list[str] | None = None) -> int:
+    """Init rclpy, build the node, spin until SIGINT/SIGTERM, then shut down cleanly."""
+    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+    signal.signal(signal.SIGINT, _raise_keyboard_interrupt)
+    signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+    node = None
+    try:
+        node = factory()
+        # short slices: Python runs signal handlers only between bytecodes, not inside a
+        # wait in C, so an endless spin() would never see SIGINT/SIGTERM
+        while rclpy.ok():
+            rclpy.spin_once(node, timeout_sec=0.1)
+    except (GraspSegError, ValueError) as exc:
+        if node is not None:
+            raise
+        rclpy.logging.get_logger(name).fatal(f"cannot start: {exc}")
+        return 1
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        if node is not None:
+            node.destroy_node()
+        rclpy.try_shutdown()
+    return 0

@@ -1,0 +1,96 @@
+"""Start grasp_detector as its own process and talk to it over DDS from the test process."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import rclpy
+from geometry_msgs.msg import PoseArray, PoseStamped
+from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+from sensor_msgs.msg import CameraInfo, Image
+from std_msgs.msg import Float32MultiArray, Header
+from visualization_msgs.msg import MarkerArray
+
+from grasp_seg_ros.core.camera import CameraIntrinsics
+from grasp_seg_ros.ros import conversions as conv
+
+INTR = CameraIntrinsics(fx=385.0, fy=385.0, cx=319.5, cy=239.5, width=640, height=480)
+FRAME_ID = "test_depth_optical_frame"
+
+
+def start_detector(model: Path, log_path: Path, *extra: str) -> subprocess.Popen:
+    args = [sys.executable, "-m", "grasp_seg_ros.ros.detector_node", "--ros-args",
+            "-p", f"model:={model}", "-p", "device:=cpu",
+            "-r", "depth/image_raw:=/test_cam/depth", "-r", "depth/camera_info:=/test_cam/info",
+            *extra]
+    return subprocess.Popen(args, stdout=open(log_path, "w"), stderr=subprocess.STDOUT)
+
+
+def stop(proc: subprocess.Popen, sig: int = signal.SIGINT, timeout_s: float = 15.0) -> int:
+    if proc.poll() is None:
+        proc.send_signal(sig)
+        try:
+            return proc.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            raise AssertionError(f"node did not stop within {timeout_s} s after signal {sig}")
+    return proc.returncode
+
+
+class Client:
+    """Publishes depth + CameraInfo and records everything the detector publishes."""
+
+    def __init__(self) -> None:
+        self.node = rclpy.create_node("detector_test_client")
+        self.depth_pub = self.node.create_publisher(Image, "/test_cam/depth",
+                                                    qos_profile_sensor_data)
+        self.info_pub = self.node.create_publisher(CameraInfo, "/test_cam/info",
+                                                   qos_profile_sensor_data)
+        reliable = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
+        self.received: dict[str, list] = {k: [] for k in
+                                          ("pose", "poses", "vector", "markers", "quality",
+                                           "overlay")}
+        for key, typ, topic, qos in (
+                ("pose", PoseStamped, "/grasp_pose", reliable),
+                ("poses", PoseArray, "/grasp_detector/grasps", reliable),
+                ("vector", Float32MultiArray, "/grasp_detector/grasp", reliable),
+                ("markers", MarkerArray, "/grasp_detector/markers", reliable),
+                ("quality", Image, "/grasp_detector/quality_map", 5),
+                ("overlay", Image, "/grasp_detector/overlay", 5)):
+            self.node.create_subscription(typ, topic,
+                                          lambda m, k=key: self.received[k].append(m), qos)
+        self.sent_stamps: list[tuple[int, int]] = []
+
+    def publish(self, depth_m, *, info: bool = True, encoding: str = "16UC1",
+                image: Image | None = None) -> Header:
+        now = self.node.get_clock().now().to_msg()
+        header = Header(stamp=now, frame_id=FRAME_ID)
+        if info:
+            self.info_pub.publish(conv.intrinsics_to_camera_info(INTR, header))
+        msg = image if image is not None else conv.depth_m_to_image(depth_m, header, encoding)
+        msg.header = header
+        self.depth_pub.publish(msg)
+        self.sent_stamps.append((now.sec, now.nanosec))
+        return header
+
+    def spin_until(self, predicate, timeout_s: float, *, publish=None,
+                   period_s: float = 0.2) -> bool:
+        """Spin (publishing with ``publish()`` every period) until predicate() or timeout."""
+        deadline = time.monotonic() + timeout_s
+        next_pub = 0.0
+        while time.monotonic() < deadline:
+            if publish is not None and time.monotonic() >= next_pub:
+                publish()
+                next_pub = time.monotonic() + period_s
+            rclpy.spin_once(self.node, timeout_sec=0.05)
+            if predicate():
+                return True
+        return False
+
+    def close(self) -> None:
+        self.node.destroy_node()

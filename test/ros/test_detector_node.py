@@ -1,0 +1,146 @@
+"""grasp_detector as its own process, over real DDS (Fast DDS from the ROS wheels)."""
+
+import signal
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import rclpy
+from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue
+from rcl_interfaces.srv import SetParameters
+from scipy.spatial.transform import Rotation
+
+from helpers import box_scene, nearest_surface_model
+from node_harness import FRAME_ID, INTR, Client, start_detector, stop
+
+START_TIMEOUT_S = 90.0  # importing torch and discovery on a loaded 2-core machine
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory):
+    return nearest_surface_model(tmp_path_factory.mktemp("model") / "nearest.safetensors")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def ros():
+    rclpy.init()
+    yield
+    rclpy.shutdown()
+
+
+@pytest.fixture
+def client():
+    c = Client()
+    yield c
+    c.close()
+
+
+@pytest.fixture
+def detector(model, tmp_path):
+    log = tmp_path / "grasp_detector.log"
+    proc = start_detector(model, log)
+    yield proc, log
+    stop(proc, signal.SIGKILL if proc.poll() is None else signal.SIGINT)
+
+
+def test_publishes_grasp_with_the_input_header(detector, client):
+    proc, log = detector
+    depth = box_scene()
+    assert client.spin_until(lambda: client.received["pose"] and client.received["overlay"],
+                             START_TIMEOUT_S, publish=lambda: client.publish(depth)), \
+        log.read_text()
+    pose = client.received["pose"][0]
+    assert pose.header.frame_id == FRAME_ID
+    assert (pose.header.stamp.sec, pose.header.stamp.nanosec) in client.sent_stamps
+    # the box top (rows 200-240, cols 330-360 at 0.5 m) is the nearest surface
+    p = np.array([pose.pose.position.x, pose.pose.position.y, pose.pose.position.z])
+    row, col = INTR.point_to_pixel(p)
+    assert 200 <= row < 240 and 330 <= col < 360 and p[2] == pytest.approx(0.5, abs=0.01)
+    # the test model predicts angle 0: fingers close along the image rows' direction (+x)
+    q = pose.pose.orientation
+    closing = Rotation.from_quat([q.x, q.y, q.z, q.w]).as_matrix()[:, 0]
+    assert abs(closing[0]) == pytest.approx(1.0, abs=1e-3)
+    client.spin_until(lambda: all(client.received[k] for k in
+                                  ("poses", "vector", "markers", "quality")), 10.0)
+    vec = client.received["vector"][0]
+    assert len(vec.data) == 7 and np.isfinite(vec.data).all()
+    assert vec.data[4] == pytest.approx(30 * 0.5 / INTR.fx, rel=0.15)  # width_m
+    for key in ("poses", "markers", "quality", "overlay"):
+        msg = client.received[key][0]
+        header = msg.header if hasattr(msg, "header") else msg.markers[0].header
+        assert header.frame_id == FRAME_ID
+    quality = client.received["quality"][0]
+    assert (quality.encoding, quality.height, quality.width) == ("32FC1", 300, 300)
+    assert client.received["overlay"][0].encoding == "bgr8"
+    assert stop(proc) == 0
+    assert "Traceback" not in log.read_text()
+
+
+def test_without_camera_info_nothing_is_published(detector, client):
+    proc, log = detector
+    depth = box_scene()
+    client.spin_until(lambda: False, 8.0, publish=lambda: client.publish(depth, info=False))
+    client.spin_until(lambda: "no valid CameraInfo" in log.read_text(), START_TIMEOUT_S,
+                      publish=lambda: client.publish(depth, info=False))
+    assert "no valid CameraInfo" in log.read_text()
+    assert client.received["pose"] == []
+
+
+def test_malformed_frames_are_skipped_and_the_node_keeps_running(detector, client):
+    proc, log = detector
+    from grasp_seg_ros.ros.conversions import array_to_image
+    from std_msgs.msg import Header
+    rgb = array_to_image(np.zeros((480, 640, 3), np.uint8), Header(), "rgb8")
+    assert client.spin_until(lambda: "unsupported depth encoding 'rgb8'" in log.read_text(),
+                             START_TIMEOUT_S, publish=lambda: client.publish(None, image=rgb))
+    assert client.received["pose"] == []
+    good = box_scene()
+    assert client.spin_until(lambda: client.received["pose"], 30.0,
+                             publish=lambda: client.publish(good))
+    assert proc.poll() is None
+
+
+def _set(client, name, value):
+    srv = client.node.create_client(SetParameters, "/grasp_detector/set_parameters")
+    assert srv.wait_for_service(timeout_sec=START_TIMEOUT_S)
+    if isinstance(value, int):
+        pv = ParameterValue(type=ParameterType.PARAMETER_INTEGER, integer_value=value)
+    else:
+        pv = ParameterValue(type=ParameterType.PARAMETER_STRING, string_value=value)
+    future = srv.call_async(SetParameters.Request(parameters=[Parameter(name=name, value=pv)]))
+    rclpy.spin_until_future_complete(client.node, future, timeout_sec=30.0)
+    return future.result().results[0]
+
+
+def test_parameter_changes_are_validated(detector, client):
+    bad_range = _set(client, "crop_size", 5)
+    assert not bad_range.successful and "crop_size" in bad_range.reason
+    bad_device = _set(client, "device", "tpu")
+    assert not bad_device.successful and "device must be one of" in bad_device.reason
+    bad_model = _set(client, "model", "/nonexistent/model.safetensors")
+    assert not bad_model.successful and "/nonexistent/model.safetensors" in bad_model.reason
+    assert _set(client, "top_k", 1).successful
+    depth = box_scene()
+    assert client.spin_until(lambda: client.received["poses"], 30.0,
+                             publish=lambda: client.publish(depth))
+    assert len(client.received["poses"][-1].poses) == 1
+
+
+def test_missing_model_stops_start_up_with_the_file_and_fix(tmp_path):
+    missing = tmp_path / "missing.safetensors"
+    proc = subprocess.run(
+        [sys.executable, "-m", "grasp_seg_ros.ros.detector_node", "--ros-args",
+         "-p", f"model:={missing}"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1
+    out = proc.stdout + proc.stderr
+    assert str(missing) in out and "does not exist" in out and "Traceback" not in out
+
+
+def test_sigterm_stops_the_node_cleanly(detector, client):
+    proc, log = detector
+    depth = box_scene()
+    assert client.spin_until(lambda: client.received["pose"], START_TIMEOUT_S,
+                             publish=lambda: client.publish(depth))
+    assert stop(proc, signal.SIGTERM) == 0
+    assert "Traceback" not in log.read_text()
