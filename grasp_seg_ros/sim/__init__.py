@@ -1,0 +1,1 @@
+"""PyBullet scenes, depth rendering with a sensor noise model, and synthetic labels."""
