@@ -1,0 +1,1 @@
+"""Offline side: datasets, losses and training loops that produce the shipped weights."""
