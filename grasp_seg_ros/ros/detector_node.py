@@ -8,6 +8,7 @@ mailbox and a worker thread takes from it, so a slow model drops frames instead 
 from __future__ import annotations
 
 import sys
+import collections
 import threading
 import time
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from grasp_seg_ros.core.draw import draw_grasps
 from grasp_seg_ros.core.errors import GraspSegError, InvalidCameraInfo, NoGraspFound
 from grasp_seg_ros.core.grasp import DecodeParams
 from grasp_seg_ros.core.preprocess import CropSpec
+from grasp_seg_ros.core.stats import format_summary, summarise
 from grasp_seg_ros.inference.backends import DEVICES
 from grasp_seg_ros.inference.detector import DetectorConfig, GraspDetector
 from grasp_seg_ros.ros import conversions as conv
@@ -71,6 +73,8 @@ PARAMETERS: dict[str, _Param] = {
     "tracking": _Param(False, "closed loop: prefer the peak nearest the previous grasp"),
     "publish_maps": _Param(True, "publish ~/quality_map and ~/overlay (only when subscribed)"),
     "finger_length_m": _Param(0.04, "finger length of the RViz gripper marker", (0.001, 1.0)),
+    "stats_period_s": _Param(30.0, "log per-stage latency (median/p95) this often; 0 = never",
+                             (0.0, 3600.0)),
 }
 
 
@@ -108,7 +112,7 @@ class GraspDetectorNode(Node):
         self.frames_received = 0
         self.frames_dropped = 0
         self.frames_processed = 0
-        self.last_timings_ms: dict[str, float] = {}
+        self.timings_ms: collections.deque[dict[str, float]] = collections.deque(maxlen=2000)
 
         reliable = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
         self._pose_pub = self.create_publisher(PoseStamped, "/grasp_pose", reliable)
@@ -121,6 +125,8 @@ class GraspDetectorNode(Node):
                                  qos_profile_sensor_data)
         self._depth_sub = self.create_subscription(Image, "depth/image_raw", self._on_depth,
                                                    qos_profile_sensor_data)
+        if values["stats_period_s"] > 0:
+            self.create_timer(values["stats_period_s"], self._log_stats)
         self._worker = threading.Thread(target=self._work, name="grasp_worker", daemon=True)
         self._worker.start()
 
@@ -239,15 +245,26 @@ class GraspDetectorNode(Node):
         self.frames_processed += 1
         timings = {"convert": (t1 - t0) * 1e3, **det.timings_ms}
         timings["publish"] = (t2 - t0) * 1e3 - sum(timings.values())
-        self.last_timings_ms = timings
+        self.timings_ms.append(timings)
         log.debug("grasp at %s q=%.3f; %s" % (
             best.position_m.round(3), best.quality,
             " ".join(f"{k}={v:.1f}ms" for k, v in timings.items())))
+
+    def _log_stats(self) -> None:
+        with self._lock:
+            samples = list(self.timings_ms)
+            received, dropped = self.frames_received, self.frames_dropped
+        if samples:
+            totals = [dict(t, total=sum(t.values())) for t in samples]
+            self.get_logger().info(
+                f"{self.frames_processed} frames processed, {dropped} of {received} dropped; "
+                f"last {len(samples)}: {format_summary(summarise(totals))}")
 
     def destroy_node(self) -> None:
         self._stopping.set()
         if self._worker.is_alive():
             self._worker.join(timeout=5.0)
+        self._log_stats()
         super().destroy_node()
 
 
