@@ -1,0 +1,153 @@
+"""The demo: simulated depth camera -> grasp_detector node -> grasps printed and drawn.
+
+Both nodes run as their own processes and talk over real DDS; this process listens like an
+arm controller would, logs every grasp as it arrives and saves the detector's overlays as PNG.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from grasp_seg_ros.core.resources import share_dir
+from grasp_seg_ros.core.stats import format_summary, summarise
+
+LOG = logging.getLogger("grasp_seg_ros.demo")
+
+
+def ros_env() -> dict[str, str]:
+    """The environment for child nodes: discovery kept on this machine unless set."""
+    env = dict(os.environ)
+    env.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    return env
+
+
+def start_node(module: str, ros_args: list[str], log_path: Path) -> subprocess.Popen:
+    log = open(log_path, "w")
+    return subprocess.Popen([sys.executable, "-m", module, "--ros-args", *ros_args],
+                            stdout=log, stderr=subprocess.STDOUT, env=ros_env())
+
+
+def stop_node(proc: subprocess.Popen, timeout_s: float = 10.0) -> int:
+    """SIGINT, like Ctrl-C; SIGKILL only if the node does not stop in time."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    return proc.returncode
+
+
+def detector_ros_args(model: str, extra: list[str] | None = None) -> list[str]:
+    """ros-args of grasp_detector on the simulated camera's (realsense-ros) topics."""
+    from grasp_seg_ros.ros.sim_camera_node import DEPTH_TOPIC, INFO_TOPIC
+    return ["--params-file", str(share_dir() / "config" / "detect.yaml"),
+            "-p", f"model:={model}",
+            "-r", f"depth/image_raw:=/{DEPTH_TOPIC}",
+            "-r", f"depth/camera_info:=/{INFO_TOPIC}", *(extra or [])]
+
+
+def run_demo(*, grasps: int, timeout_s: float, out_dir: Path, model: str,
+             rate_hz: float, seed: int, overlays: int = 10) -> int:
+    """Run the demo until ``grasps`` grasps arrived or ``timeout_s`` passed; 0 on success.
+
+    The first ``overlays`` overlays are saved as PNG; end-to-end latency (camera stamp to
+    grasp received here) is summarised at the end.
+    """
+    import cv2
+    import rclpy
+    from geometry_msgs.msg import PoseStamped
+    from rclpy.qos import QoSProfile, ReliabilityPolicy
+    from sensor_msgs.msg import Image
+    from std_msgs.msg import Float32MultiArray
+
+    from grasp_seg_ros.core.pose import GRASP_VECTOR_FIELDS
+    from grasp_seg_ros.ros.conversions import image_to_array
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    env = ros_env()
+    os.environ.update({k: env[k] for k in ("ROS_AUTOMATIC_DISCOVERY_RANGE",)})
+    camera = start_node("grasp_seg_ros.ros.sim_camera_node",
+                        ["-p", f"rate_hz:={rate_hz}", "-p", f"seed:={seed}",
+                         "-p", "scene_period_s:=2.0"], out_dir / "sim_camera.log")
+    detector = start_node("grasp_seg_ros.ros.detector_node", detector_ros_args(model),
+                          out_dir / "grasp_detector.log")
+    LOG.info("started sim_camera (pid %d) and grasp_detector (pid %d); logs in %s",
+             camera.pid, detector.pid, out_dir)
+    rclpy.init(args=[])
+    node = rclpy.create_node("grasp_demo_listener")
+    vectors: dict[tuple[int, int], list[float]] = {}
+    received: list[PoseStamped] = []
+    overlays_saved: list[Path] = []
+    latencies_ms: list[dict[str, float]] = []
+    overlays = min(overlays, grasps)
+    reliable = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+
+    def stamp_key(header) -> tuple[int, int]:
+        return (header.stamp.sec, header.stamp.nanosec)
+
+    def on_vector(msg: Float32MultiArray) -> None:
+        vectors[len(vectors)] = list(msg.data)
+
+    def on_pose(msg: PoseStamped) -> None:
+        received.append(msg)
+        latency_ms = (node.get_clock().now().nanoseconds
+                      - (msg.header.stamp.sec * 10**9 + msg.header.stamp.nanosec)) * 1e-6
+        latencies_ms.append({"stamp_to_grasp": latency_ms})
+        p, q = msg.pose.position, msg.pose.orientation
+        values = dict(zip(GRASP_VECTOR_FIELDS, vectors.get(len(vectors) - 1, [])))
+        LOG.info("grasp %d in %s: position (%.3f, %.3f, %.3f) m, quat_xyzw (%.2f, %.2f, %.2f, "
+                 "%.2f), angle %.0f deg, width %.1f cm, quality %.2f, latency %.0f ms",
+                 len(received), msg.header.frame_id, p.x, p.y, p.z, q.x, q.y, q.z, q.w,
+                 np.degrees(values.get("angle_rad", np.nan)),
+                 100 * values.get("width_m", np.nan), values.get("quality", np.nan),
+                 latency_ms)
+
+    def on_overlay(msg: Image) -> None:
+        if len(overlays_saved) >= overlays:
+            return
+        path = out_dir / f"overlay_{len(overlays_saved):03d}.png"
+        cv2.imwrite(str(path), image_to_array(msg))
+        overlays_saved.append(path)
+
+    node.create_subscription(PoseStamped, "/grasp_pose", on_pose, reliable)
+    node.create_subscription(Float32MultiArray, "/grasp_detector/grasp", on_vector, reliable)
+    node.create_subscription(Image, "/grasp_detector/overlay", on_overlay, 1)
+    deadline = time.monotonic() + timeout_s
+    try:
+        while (len(received) < grasps or len(overlays_saved) < overlays) \
+                and time.monotonic() < deadline:
+            rclpy.spin_once(node, timeout_sec=0.2)
+            for name, proc in (("sim_camera", camera), ("grasp_detector", detector)):
+                if proc.poll() is not None:
+                    LOG.error("%s exited with code %s; see %s", name, proc.returncode,
+                              out_dir / f"{name}.log")
+                    return 1
+    except KeyboardInterrupt:
+        LOG.info("interrupted")
+    finally:
+        node.destroy_node()
+        rclpy.try_shutdown()
+        codes = {name: stop_node(proc) for name, proc in
+                 (("grasp_detector", detector), ("sim_camera", camera))}
+        LOG.info("nodes stopped with exit codes %s", codes)
+    LOG.info("received %d grasps; saved %d overlays in %s", len(received),
+             len(overlays_saved), out_dir)
+    if latencies_ms:
+        LOG.info("end-to-end latency over %d grasps: %s", len(latencies_ms),
+                 format_summary(summarise(latencies_ms)))
+    if len(received) < grasps:
+        LOG.error("expected %d grasps within %.0f s; see the node logs in %s", grasps,
+                  timeout_s, out_dir)
+        return 1
+    return 0
