@@ -83,7 +83,7 @@ def test_detect_launch_arguments():
 
 def test_params_file_matches_declared_parameters():
     config = yaml.safe_load((ROOT / "config" / "detect.yaml").read_text())
-    params = config["grasp_detector"]["ros__parameters"]
+    params = config["/**/grasp_detector"]["ros__parameters"]
     assert set(params) == set(PARAMETERS)
     for name, value in params.items():
         spec = PARAMETERS[name]
