@@ -4,6 +4,7 @@
     grasp-seg detect     run the grasp_detector node (same as the grasp_detector executable)
     grasp-seg sim-camera run the simulated depth camera node
     grasp-seg train      train a network on simulator samples (bootstrap recipe)
+    grasp-seg evaluate   rectangle metric of a model on held-out simulated scenes
     grasp-seg models     list registered architectures and shipped models
 """
 
@@ -47,6 +48,10 @@ def main(argv: list[str] | None = None) -> int:
         from grasp_seg_ros.training.bootstrap import main as train_main
         train_main(argv[1:])
         return 0
+    if argv and argv[0] == "evaluate":
+        from grasp_seg_ros.training.evaluate import main as evaluate_main
+        evaluate_main(argv[1:])
+        return 0
     parser = argparse.ArgumentParser(prog="grasp-seg", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -63,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("detect", help="run the grasp_detector node [--ros-args ...]")
     sub.add_parser("sim-camera", help="run the simulated depth camera [--ros-args ...]")
     sub.add_parser("train", help="train on simulator samples (see --help)")
+    sub.add_parser("evaluate", help="rectangle metric on held-out simulated scenes")
     sub.add_parser("models", help="list architectures and shipped models").set_defaults(
         func=_models)
     args = parser.parse_args(argv)

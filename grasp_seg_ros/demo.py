@@ -86,32 +86,45 @@ def run_demo(*, grasps: int, timeout_s: float, out_dir: Path, model: str,
              camera.pid, detector.pid, out_dir)
     rclpy.init(args=[])
     node = rclpy.create_node("grasp_demo_listener")
-    vectors: dict[tuple[int, int], list[float]] = {}
     received: list[PoseStamped] = []
     overlays_saved: list[Path] = []
     latencies_ms: list[dict[str, float]] = []
     overlays = min(overlays, grasps)
     reliable = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+    # ~/grasp has no header and topics are not ordered with each other: pair each pose with
+    # its grasp vector through the position both carry
+    pending: dict[tuple[float, ...], dict] = {}
 
-    def stamp_key(header) -> tuple[int, int]:
-        return (header.stamp.sec, header.stamp.nanosec)
+    def key(xyz) -> tuple[float, ...]:
+        return tuple(round(float(np.float32(v)), 4) for v in xyz)
+
+    def report(pose: PoseStamped, values: dict[str, float], latency_ms: float) -> None:
+        p, q = pose.pose.position, pose.pose.orientation
+        LOG.info("grasp in %s at t=%d.%09d: position (%.3f, %.3f, %.3f) m, quat_xyzw "
+                 "(%.2f, %.2f, %.2f, %.2f), angle %.0f deg, width %.1f cm, quality %.2f, "
+                 "latency %.0f ms", pose.header.frame_id, pose.header.stamp.sec,
+                 pose.header.stamp.nanosec, p.x, p.y, p.z, q.x, q.y, q.z, q.w,
+                 np.degrees(values["angle_rad"]), 100 * values["width_m"], values["quality"],
+                 latency_ms)
+
+    def match(k: tuple[float, ...], **item) -> None:
+        entry = pending.setdefault(k, {})
+        entry.update(item)
+        if "pose" in entry and "values" in entry:
+            report(entry["pose"], entry["values"], entry["latency_ms"])
+            del pending[k]
 
     def on_vector(msg: Float32MultiArray) -> None:
-        vectors[len(vectors)] = list(msg.data)
+        values = dict(zip(GRASP_VECTOR_FIELDS, msg.data))
+        match(key(msg.data[:3]), values=values)
 
     def on_pose(msg: PoseStamped) -> None:
         received.append(msg)
         latency_ms = (node.get_clock().now().nanoseconds
                       - (msg.header.stamp.sec * 10**9 + msg.header.stamp.nanosec)) * 1e-6
         latencies_ms.append({"stamp_to_grasp": latency_ms})
-        p, q = msg.pose.position, msg.pose.orientation
-        values = dict(zip(GRASP_VECTOR_FIELDS, vectors.get(len(vectors) - 1, [])))
-        LOG.info("grasp %d in %s: position (%.3f, %.3f, %.3f) m, quat_xyzw (%.2f, %.2f, %.2f, "
-                 "%.2f), angle %.0f deg, width %.1f cm, quality %.2f, latency %.0f ms",
-                 len(received), msg.header.frame_id, p.x, p.y, p.z, q.x, q.y, q.z, q.w,
-                 np.degrees(values.get("angle_rad", np.nan)),
-                 100 * values.get("width_m", np.nan), values.get("quality", np.nan),
-                 latency_ms)
+        p = msg.pose.position
+        match(key((p.x, p.y, p.z)), pose=msg, latency_ms=latency_ms)
 
     def on_overlay(msg: Image) -> None:
         if len(overlays_saved) >= overlays:

@@ -18,6 +18,7 @@ from tqdm import tqdm
 
 from grasp_seg_ros.nets import get_model
 from grasp_seg_ros.nets.weights import ModelMetadata, save_weights
+from grasp_seg_ros.training.model_card import write_model_card
 from grasp_seg_ros.training.synthetic import SampleSpec, make_sample
 from grasp_seg_ros.training.trainer import TrainConfig, evaluate_loss, train
 
@@ -82,6 +83,7 @@ def main(argv: list[str] | None = None) -> None:
                  "val_loss_final": round(history[-1]["val_loss"], 5)},
         description="bootstrap model trained on simulated primitives with geometric labels")
     save_weights(args.out, model, meta)
+    write_model_card(args.out)
     args.out.with_suffix(".ckpt").unlink(missing_ok=True)
     LOG.info("wrote %s in %.0f s (val loss %.4f -> %.4f)", args.out, t_total, initial_val,
              history[-1]["val_loss"])

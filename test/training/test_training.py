@@ -63,3 +63,21 @@ def test_checkpoint_resumes_exactly(batch, tmp_path):
     assert [h["epoch"] for h in history] == [1, 2]
     for a, b in zip(straight.state_dict().values(), fresh.state_dict().values()):
         torch.testing.assert_close(a, b)
+
+
+def test_model_card_and_metrics_come_from_the_weight_file(tmp_path):
+    from grasp_seg_ros.nets.weights import ModelMetadata, load_weights, save_weights
+    from grasp_seg_ros.training.model_card import update_metrics, write_model_card
+    torch.manual_seed(0)
+    model = get_model("ggcnn")
+    path = save_weights(tmp_path / "m.safetensors", model,
+                        ModelMetadata("ggcnn", training={"command": "grasp-seg train --x 1",
+                                                         "epochs": 3}))
+    update_metrics(path, {"rectangle_top1": {"accuracy": 0.5, "scenes": 10}})
+    loaded, meta = load_weights(path)
+    assert meta.metrics["rectangle_top1"]["accuracy"] == 0.5
+    for a, b in zip(model.state_dict().values(), loaded.state_dict().values()):
+        torch.testing.assert_close(a, b)
+    card = write_model_card(path).read_text()
+    assert "grasp-seg train --x 1" in card and '"accuracy": 0.5' in card
+    assert "62,420 parameters" in card and "| epochs | 3 |" in card

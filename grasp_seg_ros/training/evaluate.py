@@ -1,0 +1,85 @@
+"""Rectangle-metric evaluation on held-out simulated scenes, through the node's detector.
+
+    grasp-seg evaluate --model ggcnn --scenes 200 [--top-k 1]
+
+Scenes are drawn with seeds from EVAL_SEED_OFFSET on, never used for training or validation.
+Ground truth is the geometric mask labelling of sim.labels (not gripper trials).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from grasp_seg_ros.core.errors import NoGraspFound
+from grasp_seg_ros.core.metrics import grasp_rectangle, is_correct
+from grasp_seg_ros.core.rectangles import GraspRectangle
+from grasp_seg_ros.inference.detector import DetectorConfig, GraspDetector
+from grasp_seg_ros.sim.camera import CameraConfig, DepthNoise
+from grasp_seg_ros.sim.labels import mask_rectangles
+from grasp_seg_ros.sim.scene import make_scene
+
+LOG = logging.getLogger(__name__)
+EVAL_SEED_OFFSET = 2_000_000
+
+
+def evaluate(detector: GraspDetector, seeds: list[int], *, top_k: int = 1,
+             noise: DepthNoise | None = DepthNoise(),
+             camera: CameraConfig = CameraConfig()) -> dict:
+    """Share of scenes whose best grasp (or any of the top-k) matches a label rectangle."""
+    detector.config = replace(detector.config,
+                              decode=replace(detector.config.decode, top_k=top_k))
+    correct, no_grasp = 0, 0
+    for seed in tqdm(seeds, desc="evaluating"):
+        rng = np.random.default_rng([seed, 1])
+        with make_scene(seed, camera=camera) as scene:
+            depth_m, seg = scene.render(noise, rng)
+            bodies = [o.body_id for o in scene.objects]
+        detector.reset_tracking()
+        try:
+            det = detector.detect(depth_m, camera.intrinsics())
+        except NoGraspFound:
+            no_grasp += 1
+            continue
+        crop = det.preprocessed.crop
+        truth = []
+        for body in bodies:
+            for r in mask_rectangles(seg == body):
+                row, col = crop.from_image(r.row, r.col)
+                truth.append(GraspRectangle(float(row), float(col), r.angle_rad,
+                                            r.opening_px / crop.scale, r.jaw_px / crop.scale))
+        if any(is_correct(grasp_rectangle(g.grasp_2d), truth) for g in det.grasps[:top_k]):
+            correct += 1
+    n = len(seeds)
+    return {"scenes": n, "top_k": top_k, "correct": correct, "no_grasp": no_grasp,
+            "accuracy": correct / n if n else float("nan"),
+            "seeds": f"{seeds[0]}..{seeds[-1]}" if seeds else ""}
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", default="ggcnn")
+    p.add_argument("--scenes", type=int, default=200)
+    p.add_argument("--top-k", type=int, default=1)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--json", type=Path, help="also write the result here")
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    detector = GraspDetector(args.model, device=args.device, config=DetectorConfig())
+    seeds = list(range(EVAL_SEED_OFFSET, EVAL_SEED_OFFSET + args.scenes))
+    result = evaluate(detector, seeds, top_k=args.top_k)
+    result["model"] = str(detector.model_path.name)
+    LOG.info("rectangle metric: %s", json.dumps(result))
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

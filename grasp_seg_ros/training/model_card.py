@@ -1,0 +1,91 @@
+"""Model cards written from a weight file's own metadata, so the two cannot disagree.
+
+    python -m grasp_seg_ros.training.model_card models/ggcnn.safetensors \
+        [--metrics-json eval.json]   # merge evaluation results into the file's metadata first
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import replace
+from pathlib import Path
+
+from safetensors import safe_open
+from safetensors.torch import save_file
+
+from grasp_seg_ros.nets.weights import METADATA_KEY, ModelMetadata, read_metadata
+
+
+def update_metrics(path: Path, metrics: dict) -> ModelMetadata:
+    """Merge ``metrics`` into a weight file's metadata (tensors are rewritten unchanged)."""
+    meta = read_metadata(path)
+    meta = replace(meta, metrics={**meta.metrics, **metrics})
+    with safe_open(str(path), framework="pt") as f:
+        tensors = {k: f.get_tensor(k) for k in f.keys()}
+    save_file(tensors, str(path), metadata={METADATA_KEY: meta.to_json()})
+    return meta
+
+
+def render_card(path: Path, meta: ModelMetadata, n_params: int) -> str:
+    training = "\n".join(f"| {k} | {v} |" for k, v in sorted(meta.training.items())
+                         if k != "command")
+    metrics = "\n".join(f"| {k} | {json.dumps(v) if isinstance(v, dict) else v} |"
+                        for k, v in sorted(meta.metrics.items()))
+    norm, scaling = meta.normalisation.to_dict(), meta.scaling.to_dict()
+    size = meta.input_size_px
+    return f"""# {path.stem}
+
+{meta.description}
+
+| | |
+| --- | --- |
+| architecture | `{meta.architecture}` ({n_params:,} parameters) |
+| file | `{path.name}` (safetensors; metadata key `{METADATA_KEY}`) |
+| input | {size}x{size} depth crop, normalisation `{norm}` |
+| output | quality, cos 2θ, sin 2θ, width; width scaling `{scaling}` |
+
+## Training
+
+| | |
+| --- | --- |
+{training}
+
+Command:
+
+    {meta.training.get("command", "not recorded")}
+
+## Metrics
+
+| metric | value |
+| --- | --- |
+{metrics}
+
+Only what is listed here was measured. Labels and test scenes are simulated (see the metric
+entries for how); no number here says how the model does on real objects.
+"""
+
+
+def write_model_card(path: Path) -> Path:
+    from grasp_seg_ros.nets.weights import load_weights
+    model, meta = load_weights(path)
+    card = path.with_suffix(".md")
+    card.write_text(render_card(path, meta, sum(p.numel() for p in model.parameters())))
+    return card
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("weights", type=Path)
+    p.add_argument("--metrics-json", type=Path, action="append", default=[],
+                   help="evaluation result(s) to merge into the metadata first")
+    args = p.parse_args(argv)
+    for result_path in args.metrics_json:
+        result = json.loads(result_path.read_text())
+        update_metrics(args.weights, {f"rectangle_top{result['top_k']}_sim_test": result})
+    write_model_card(args.weights)
+
+
+if __name__ == "__main__":
+    main()
