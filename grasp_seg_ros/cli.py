@@ -5,6 +5,7 @@
     grasp-seg sim-camera run the simulated depth camera node
     grasp-seg train      train a network on simulator samples (bootstrap recipe)
     grasp-seg evaluate   rectangle metric of a model on held-out simulated scenes
+    grasp-seg bench      per-stage detector latency (median/p95) per torch thread count
     grasp-seg models     list registered architectures and shipped models
 """
 
@@ -48,6 +49,10 @@ def main(argv: list[str] | None = None) -> int:
         from grasp_seg_ros.training.bootstrap import main as train_main
         train_main(argv[1:])
         return 0
+    if argv and argv[0] == "bench":
+        from grasp_seg_ros.inference.bench import main as bench_main
+        bench_main(argv[1:])
+        return 0
     if argv and argv[0] == "evaluate":
         from grasp_seg_ros.training.evaluate import main as evaluate_main
         evaluate_main(argv[1:])
@@ -69,6 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("sim-camera", help="run the simulated depth camera [--ros-args ...]")
     sub.add_parser("train", help="train on simulator samples (see --help)")
     sub.add_parser("evaluate", help="rectangle metric on held-out simulated scenes")
+    sub.add_parser("bench", help="per-stage detector latency per thread count")
     sub.add_parser("models", help="list architectures and shipped models").set_defaults(
         func=_models)
     args = parser.parse_args(argv)

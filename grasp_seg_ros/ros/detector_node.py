@@ -95,6 +95,17 @@ class GraspDetectorNode(Node):
 
     def __init__(self, **kwargs) -> None:
         super().__init__("grasp_detector", **kwargs)
+        # threading state first: destroy_node must work on a node whose start-up failed
+        self._lock = threading.Lock()
+        self._wakeup = threading.Event()
+        self._stopping = threading.Event()
+        self._worker: threading.Thread | None = None
+        self._mailbox: Image | None = None
+        self._intrinsics = None
+        self.frames_received = 0
+        self.frames_dropped = 0
+        self.frames_processed = 0
+        self.timings_ms: collections.deque[dict[str, float]] = collections.deque(maxlen=2000)
         for name, spec in PARAMETERS.items():
             self.declare_parameter(name, spec.default, _descriptor(name, spec))
         values = {name: self.get_parameter(name).value for name in PARAMETERS}
@@ -103,16 +114,6 @@ class GraspDetectorNode(Node):
         self._values = values
         self.get_logger().info(f"running {self._detector.metadata_summary}")
         self.add_on_set_parameters_callback(self._on_set_parameters)
-
-        self._intrinsics = None
-        self._lock = threading.Lock()
-        self._mailbox: Image | None = None
-        self._wakeup = threading.Event()
-        self._stopping = threading.Event()
-        self.frames_received = 0
-        self.frames_dropped = 0
-        self.frames_processed = 0
-        self.timings_ms: collections.deque[dict[str, float]] = collections.deque(maxlen=2000)
 
         reliable = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
         self._pose_pub = self.create_publisher(PoseStamped, "/grasp_pose", reliable)
@@ -262,7 +263,7 @@ class GraspDetectorNode(Node):
 
     def destroy_node(self) -> None:
         self._stopping.set()
-        if self._worker.is_alive():
+        if self._worker is not None and self._worker.is_alive():
             self._worker.join(timeout=5.0)
         self._log_stats()
         super().destroy_node()

@@ -12,6 +12,7 @@ import signal
 from typing import Callable
 
 import rclpy
+from rclpy.exceptions import ParameterException
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.signals import SignalHandlerOptions
@@ -35,7 +36,7 @@ def run_node(name: str, factory: Callable[[], Node], args: list[str] | None = No
         # wait in C, so an endless spin() would never see SIGINT/SIGTERM
         while rclpy.ok():
             rclpy.spin_once(node, timeout_sec=0.1)
-    except (GraspSegError, ValueError) as exc:
+    except (GraspSegError, ParameterException, ValueError) as exc:
         if node is not None:
             raise
         rclpy.logging.get_logger(name).fatal(f"cannot start: {exc}")

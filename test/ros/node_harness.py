@@ -23,10 +23,9 @@ FRAME_ID = "test_depth_optical_frame"
 
 
 def start_detector(model: Path, log_path: Path, *extra: str) -> subprocess.Popen:
-    args = [sys.executable, "-m", "grasp_seg_ros.ros.detector_node", "--ros-args",
+    args = [sys.executable, "-m", "grasp_seg_ros.ros.detector_node", "--ros-args", *extra,
             "-p", f"model:={model}", "-p", "device:=cpu",
-            "-r", "depth/image_raw:=/test_cam/depth", "-r", "depth/camera_info:=/test_cam/info",
-            *extra]
+            "-r", "depth/image_raw:=/test_cam/depth", "-r", "depth/camera_info:=/test_cam/info"]
     return subprocess.Popen(args, stdout=open(log_path, "w"), stderr=subprocess.STDOUT)
 
 

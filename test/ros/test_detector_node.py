@@ -127,14 +127,22 @@ def test_parameter_changes_are_validated(detector, client):
     assert len(client.received["poses"][-1].poses) == 1
 
 
-def test_missing_model_stops_start_up_with_the_file_and_fix(tmp_path):
+@pytest.mark.parametrize("override, expected", [
+    ("model:={missing}", ["{missing}", "does not exist", "pass an existing .safetensors"]),
+    ("crop_size:=5", ["crop_size out of range", "Min: 32"]),
+    ("device:=tpu", ["device must be one of", "'tpu'"]),
+])
+def test_bad_start_up_settings_stop_with_a_message(model, tmp_path, override, expected):
     missing = tmp_path / "missing.safetensors"
     proc = subprocess.run(
         [sys.executable, "-m", "grasp_seg_ros.ros.detector_node", "--ros-args",
-         "-p", f"model:={missing}"], capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 1
+         "-p", f"model:={model}", "-p", override.format(missing=missing)],
+        capture_output=True, text=True, timeout=120)
     out = proc.stdout + proc.stderr
-    assert str(missing) in out and "does not exist" in out and "Traceback" not in out
+    assert proc.returncode == 1, out
+    assert "Traceback" not in out
+    for text in expected:
+        assert text.format(missing=missing) in out, out
 
 
 def test_sigterm_stops_the_node_cleanly(detector, client):
@@ -144,3 +152,24 @@ def test_sigterm_stops_the_node_cleanly(detector, client):
                              publish=lambda: client.publish(depth))
     assert stop(proc, signal.SIGTERM) == 0
     assert "Traceback" not in log.read_text()
+
+
+def test_params_file_applies_under_a_namespace(model, tmp_path, client):
+    from rcl_interfaces.srv import GetParameters
+    from grasp_seg_ros.core.resources import share_dir
+    params = (share_dir() / "config" / "detect.yaml").read_text()
+    assert "    top_k: 5" in params
+    custom = tmp_path / "params.yaml"
+    custom.write_text(params.replace("    top_k: 5", "    top_k: 3"))
+    proc = start_detector(model, tmp_path / "ns.log", "--params-file", str(custom),
+                          "-r", "__ns:=/arm")
+    try:
+        srv = client.node.create_client(GetParameters, "/arm/grasp_detector/get_parameters")
+        assert srv.wait_for_service(timeout_sec=START_TIMEOUT_S)
+        future = srv.call_async(GetParameters.Request(names=["top_k", "model"]))
+        rclpy.spin_until_future_complete(client.node, future, timeout_sec=30.0)
+        top_k, model_value = future.result().values
+        assert top_k.integer_value == 3
+        assert model_value.string_value == str(model)  # -p given after the file wins
+    finally:
+        assert stop(proc) == 0
