@@ -42,6 +42,7 @@ class _Param:
     description: str
     range: tuple[float, float] | None = None
     reloads_model: bool = False
+    read_only: bool = False
 
 
 PARAMETERS: dict[str, _Param] = {
@@ -74,12 +75,13 @@ PARAMETERS: dict[str, _Param] = {
     "publish_maps": _Param(True, "publish ~/quality_map and ~/overlay (only when subscribed)"),
     "finger_length_m": _Param(0.04, "finger length of the RViz gripper marker", (0.001, 1.0)),
     "stats_period_s": _Param(30.0, "log per-stage latency (median/p95) this often; 0 = never",
-                             (0.0, 3600.0)),
+                             (0.0, 3600.0), read_only=True),
 }
 
 
 def _descriptor(name: str, spec: _Param) -> ParameterDescriptor:
-    desc = ParameterDescriptor(name=name, description=spec.description)
+    desc = ParameterDescriptor(name=name, description=spec.description,
+                               read_only=spec.read_only)
     if spec.range is not None:
         lo, hi = spec.range
         if isinstance(spec.default, int) and not isinstance(spec.default, bool):

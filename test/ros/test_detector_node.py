@@ -104,7 +104,9 @@ def test_malformed_frames_are_skipped_and_the_node_keeps_running(detector, clien
 def _set(client, name, value):
     srv = client.node.create_client(SetParameters, "/grasp_detector/set_parameters")
     assert srv.wait_for_service(timeout_sec=START_TIMEOUT_S)
-    if isinstance(value, int):
+    if isinstance(value, float):
+        pv = ParameterValue(type=ParameterType.PARAMETER_DOUBLE, double_value=value)
+    elif isinstance(value, int):
         pv = ParameterValue(type=ParameterType.PARAMETER_INTEGER, integer_value=value)
     else:
         pv = ParameterValue(type=ParameterType.PARAMETER_STRING, string_value=value)
@@ -120,6 +122,8 @@ def test_parameter_changes_are_validated(detector, client):
     assert not bad_device.successful and "device must be one of" in bad_device.reason
     bad_model = _set(client, "model", "/nonexistent/model.safetensors")
     assert not bad_model.successful and "/nonexistent/model.safetensors" in bad_model.reason
+    read_only = _set(client, "stats_period_s", 5.0)
+    assert not read_only.successful and "read-only" in read_only.reason.lower()
     assert _set(client, "top_k", 1).successful
     depth = box_scene()
     assert client.spin_until(lambda: client.received["poses"], 30.0,
