@@ -9,10 +9,11 @@ DEMO_ARGS ?=
 
 .PHONY: demo test lint clean
 
-$(STAMP): requirements.txt requirements-dev.txt setup.py package.xml
+$(STAMP): requirements.txt requirements-ros-wheels.txt requirements-dev.txt setup.py package.xml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -r requirements.txt -r requirements-dev.txt
+	$(BIN)/pip install --quiet -r requirements.txt -r requirements-ros-wheels.txt \
+		-r requirements-dev.txt
 	$(BIN)/pip install --quiet --no-deps -e .
 	touch $(STAMP)
 

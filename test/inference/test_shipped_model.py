@@ -1,0 +1,51 @@
+"""The shipped model, end to end on a PyBullet render: a bar is grasped on it, across it."""
+
+import numpy as np
+import pybullet
+import pytest
+from scipy.spatial.transform import Rotation
+
+from grasp_seg_ros.core.resources import shipped_models
+from grasp_seg_ros.inference.detector import GraspDetector
+from grasp_seg_ros.sim.camera import CameraConfig, render
+
+pytestmark = pytest.mark.skipif("ggcnn" not in shipped_models(), reason="no shipped model")
+
+
+@pytest.fixture(scope="module")
+def detector():
+    return GraspDetector("ggcnn", device="cpu")
+
+
+def render_bar(yaw_rad, xy=(0.03, -0.02), half=(0.06, 0.015, 0.015)):
+    cam = CameraConfig()
+    cid = pybullet.connect(pybullet.DIRECT)
+    try:
+        def box(half_extents, pos, yaw=0.0):
+            shape = pybullet.createCollisionShape(pybullet.GEOM_BOX, halfExtents=half_extents,
+                                                  physicsClientId=cid)
+            orn = pybullet.getQuaternionFromEuler([0, 0, yaw])
+            return pybullet.createMultiBody(0.0, shape, basePosition=pos, baseOrientation=orn,
+                                            physicsClientId=cid)
+        box([1.0, 1.0, 0.01], [0, 0, -0.01])
+        bar = box(list(half), [xy[0], xy[1], half[2]], yaw_rad)
+        depth, seg = render(cam, cid)
+    finally:
+        pybullet.disconnect(cid)
+    return cam, depth, seg == bar
+
+
+@pytest.mark.parametrize("yaw_deg", [0.0, 40.0, 100.0])
+def test_bar_is_grasped_across(detector, yaw_deg):
+    cam, depth, mask = render_bar(np.radians(yaw_deg))
+    best = detector.detect(depth, cam.intrinsics()).best
+    row, col = (int(round(v)) for v in best.image_px)
+    assert mask[row, col], "the best grasp is not on the bar"
+    # bar long axis in the camera frame: world (cos yaw, sin yaw, 0) -> optical (x, -y, -z)
+    yaw = np.radians(yaw_deg)
+    bar_axis = np.array([np.cos(yaw), -np.sin(yaw), 0.0])
+    closing = Rotation.from_quat(best.quat_xyzw).as_matrix()[:, 0]
+    angle_to_bar = np.degrees(np.arccos(abs(closing @ bar_axis)))
+    assert angle_to_bar > 60.0, f"closing axis {angle_to_bar:.0f} deg from the bar's axis"
+    assert 0.02 < best.width_m < 0.10
+    assert best.position_m[2] == pytest.approx(cam.height_m - 0.03, abs=0.01)
