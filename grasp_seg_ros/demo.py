@@ -6,6 +6,7 @@ arm controller would, logs every grasp as it arrives and saves the detector's ov
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -13,6 +14,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 
@@ -34,6 +36,17 @@ def start_node(module: str, ros_args: list[str], log_path: Path) -> subprocess.P
     log = open(log_path, "w")
     return subprocess.Popen([sys.executable, "-m", module, "--ros-args", *ros_args],
                             stdout=log, stderr=subprocess.STDOUT, env=ros_env())
+
+
+@contextlib.contextmanager
+def node_process(module: str, ros_args: list[str], log_path: Path,
+                 exit_codes: dict[str, int | None]) -> Iterator[subprocess.Popen]:
+    """A node in its own process, stopped (SIGINT) however the block is left."""
+    proc = start_node(module, ros_args, log_path)
+    try:
+        yield proc
+    finally:
+        exit_codes[log_path.stem] = stop_node(proc)
 
 
 def stop_node(proc: subprocess.Popen, timeout_s: float = 10.0) -> int:
@@ -64,6 +77,33 @@ def run_demo(*, grasps: int, timeout_s: float, out_dir: Path, model: str,
     The first ``overlays`` overlays are saved as PNG; end-to-end latency (camera stamp to
     grasp received here) is summarised at the end.
     """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    env = ros_env()
+    os.environ.update({k: env[k] for k in ("ROS_AUTOMATIC_DISCOVERY_RANGE",)})
+    camera_args = ["-p", f"rate_hz:={rate_hz}", "-p", f"seed:={seed}",
+                   "-p", "scene_period_s:=2.0"]
+    detector_args = detector_ros_args(model)
+    exit_codes: dict[str, int | None] = {}
+    with contextlib.ExitStack() as nodes:
+        camera = nodes.enter_context(node_process(
+            "grasp_seg_ros.ros.sim_camera_node", camera_args, out_dir / "sim_camera.log",
+            exit_codes))
+        detector = nodes.enter_context(node_process(
+            "grasp_seg_ros.ros.detector_node", detector_args, out_dir / "grasp_detector.log",
+            exit_codes))
+        LOG.info("started sim_camera (pid %d) and grasp_detector (pid %d); logs in %s",
+                 camera.pid, detector.pid, out_dir)
+        result = _listen(grasps=grasps, overlays=min(overlays, grasps),
+                         timeout_s=timeout_s, out_dir=out_dir,
+                         children={"sim_camera": camera, "grasp_detector": detector})
+    LOG.info("nodes stopped with exit codes %s",
+             {k: exit_codes.get(k) for k in ("grasp_detector", "sim_camera")})
+    return result
+
+
+def _listen(*, grasps: int, overlays: int, timeout_s: float, out_dir: Path,
+            children: dict[str, subprocess.Popen]) -> int:
+    """Listen like an arm controller: log grasps, save overlays, summarise latency."""
     import cv2
     import rclpy
     from geometry_msgs.msg import PoseStamped
@@ -74,22 +114,11 @@ def run_demo(*, grasps: int, timeout_s: float, out_dir: Path, model: str,
     from grasp_seg_ros.core.pose import GRASP_VECTOR_FIELDS
     from grasp_seg_ros.ros.conversions import image_to_array
 
-    out_dir.mkdir(parents=True, exist_ok=True)
-    env = ros_env()
-    os.environ.update({k: env[k] for k in ("ROS_AUTOMATIC_DISCOVERY_RANGE",)})
-    camera = start_node("grasp_seg_ros.ros.sim_camera_node",
-                        ["-p", f"rate_hz:={rate_hz}", "-p", f"seed:={seed}",
-                         "-p", "scene_period_s:=2.0"], out_dir / "sim_camera.log")
-    detector = start_node("grasp_seg_ros.ros.detector_node", detector_ros_args(model),
-                          out_dir / "grasp_detector.log")
-    LOG.info("started sim_camera (pid %d) and grasp_detector (pid %d); logs in %s",
-             camera.pid, detector.pid, out_dir)
     rclpy.init(args=[])
     node = rclpy.create_node("grasp_demo_listener")
     received: list[PoseStamped] = []
     overlays_saved: list[Path] = []
     latencies_ms: list[dict[str, float]] = []
-    overlays = min(overlays, grasps)
     reliable = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
     # ~/grasp has no header and topics are not ordered with each other: pair each pose with
     # its grasp vector through the position both carry
@@ -141,7 +170,7 @@ def run_demo(*, grasps: int, timeout_s: float, out_dir: Path, model: str,
         while (len(received) < grasps or len(overlays_saved) < overlays) \
                 and time.monotonic() < deadline:
             rclpy.spin_once(node, timeout_sec=0.2)
-            for name, proc in (("sim_camera", camera), ("grasp_detector", detector)):
+            for name, proc in children.items():
                 if proc.poll() is not None:
                     LOG.error("%s exited with code %s; see %s", name, proc.returncode,
                               out_dir / f"{name}.log")
@@ -151,9 +180,6 @@ def run_demo(*, grasps: int, timeout_s: float, out_dir: Path, model: str,
     finally:
         node.destroy_node()
         rclpy.try_shutdown()
-        codes = {name: stop_node(proc) for name, proc in
-                 (("grasp_detector", detector), ("sim_camera", camera))}
-        LOG.info("nodes stopped with exit codes %s", codes)
     LOG.info("received %d grasps; saved %d overlays in %s", len(received),
              len(overlays_saved), out_dir)
     if latencies_ms:

@@ -26,3 +26,16 @@ def test_demo_prints_grasps_and_saves_overlays(tmp_path):
     assert img.shape == (600, 600, 3)
     # the best grasp is drawn in red (BGR 0, 0, 255)
     assert ((img[:, :, 2] == 255) & (img[:, :, 0] == 0) & (img[:, :, 1] == 0)).sum() > 20
+
+
+def test_demo_fails_cleanly_and_stops_the_camera_when_the_detector_dies(tmp_path):
+    out = tmp_path / "demo"
+    proc = subprocess.run([sys.executable, "-m", "grasp_seg_ros.cli", "demo", "--grasps", "1",
+                           "--model", str(tmp_path / "missing.safetensors"), "--out", str(out),
+                           "--timeout", "120"], capture_output=True, text=True, timeout=300)
+    log = proc.stdout + proc.stderr
+    assert proc.returncode == 1, log
+    assert "grasp_detector exited with code 1" in log
+    # the camera was still running and was stopped by the demo, not left behind
+    assert "'sim_camera': 0" in log, log
+    assert "does not exist" in (out / "grasp_detector.log").read_text()
