@@ -6,6 +6,8 @@
     grasp-seg train      train a network on simulator samples (bootstrap recipe)
     grasp-seg evaluate   rectangle metric of a model on held-out simulated scenes
     grasp-seg bench      per-stage detector latency (median/p95) per torch thread count
+    grasp-seg dataset    generate a synthetic Jacquard-format dataset (grasps by trial)
+    grasp-seg sim-eval   simulated grasp trials of a model or the no-network baseline
     grasp-seg models     list registered architectures and shipped models
 """
 
@@ -49,6 +51,14 @@ def main(argv: list[str] | None = None) -> int:
         from grasp_seg_ros.training.bootstrap import main as train_main
         train_main(argv[1:])
         return 0
+    if argv and argv[0] == "dataset":
+        from grasp_seg_ros.sim.dataset import main as dataset_main
+        dataset_main(argv[1:])
+        return 0
+    if argv and argv[0] == "sim-eval":
+        from grasp_seg_ros.sim.evaluation import main as sim_eval_main
+        sim_eval_main(argv[1:])
+        return 0
     if argv and argv[0] == "bench":
         from grasp_seg_ros.inference.bench import main as bench_main
         bench_main(argv[1:])
@@ -75,6 +85,8 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("train", help="train on simulator samples (see --help)")
     sub.add_parser("evaluate", help="rectangle metric on held-out simulated scenes")
     sub.add_parser("bench", help="per-stage detector latency per thread count")
+    sub.add_parser("dataset", help="generate a synthetic Jacquard-format dataset")
+    sub.add_parser("sim-eval", help="simulated grasp trials of a model or the baseline")
     sub.add_parser("models", help="list architectures and shipped models").set_defaults(
         func=_models)
     args = parser.parse_args(argv)

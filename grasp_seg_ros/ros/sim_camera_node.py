@@ -69,7 +69,7 @@ class SimCameraNode(Node):
         with make_scene(self._seed + self.scene_index, camera=self._camera,
                         config=self._scene_config) as scene:
             self._clean_depth_m, _ = scene.render()
-            kinds = ", ".join(o.kind for o in scene.objects)
+            kinds = ", ".join(o.label for o in scene.objects)
         self.get_logger().info(f"scene {self.scene_index}: {kinds}")
 
     def _tick(self) -> None:

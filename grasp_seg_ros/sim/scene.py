@@ -1,16 +1,19 @@
-"""Objects dropped on a table in PyBullet (DIRECT mode, explicit client, seeded, no globals)."""
+"""Objects dropped on a table or into a tray in PyBullet (DIRECT mode, explicit client,
+seeded, nothing global)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pybullet
 import pybullet_data
 
 from grasp_seg_ros.sim.camera import CameraConfig, DepthNoise, render
+from grasp_seg_ros.sim.objects import ObjectSpec, catalogue, spawn
 
-PRIMITIVES = ("box", "cylinder", "sphere")
+TRAY_SCALE = 0.5  # pybullet_data's 60 cm tray at half size: 30 cm, walls 6 cm
 
 
 @dataclass(frozen=True)
@@ -20,21 +23,30 @@ class SceneConfig:
     Args:
         num_objects: (min, max) objects per scene.
         area_half_m: objects are dropped within +-area_half_m of the camera target.
-        kinds: primitive kinds to draw from.
+        sources: object sources ('primitives', 'random_urdfs', 'folder'); see sim.objects.
+        split: which objects ('train', 'val', 'test'); see sim.objects for the rule.
+        object_dir: the folder for the 'folder' source.
+        tray: drop into a tray instead of onto the bare table.
         settle_steps: physics steps (240 Hz) to let the objects come to rest.
     """
 
     num_objects: tuple[int, int] = (1, 5)
     area_half_m: float = 0.12
-    kinds: tuple[str, ...] = PRIMITIVES
+    sources: tuple[str, ...] = ("primitives",)
+    split: str = "train"
+    object_dir: Path | None = None
+    tray: bool = False
     settle_steps: int = 240
 
 
 @dataclass
 class SceneObject:
     body_id: int
-    kind: str
-    size_m: tuple[float, ...]  # box: half extents; cylinder: (radius, length); sphere: (radius,)
+    spec: ObjectSpec
+
+    @property
+    def label(self) -> str:
+        return self.spec.label
 
 
 @dataclass
@@ -44,6 +56,7 @@ class Scene:
     client: int
     camera: CameraConfig
     objects: list[SceneObject] = field(default_factory=list)
+    table_z_m: float = 0.0
 
     def render(self, noise: DepthNoise | None = None,
                rng: np.random.Generator | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -52,6 +65,20 @@ class Scene:
         if noise is not None:
             depth_m = noise.apply(depth_m, rng if rng is not None else np.random.default_rng())
         return depth_m, seg
+
+    def remove(self, body_id: int) -> None:
+        pybullet.removeBody(body_id, physicsClientId=self.client)
+        self.objects = [o for o in self.objects if o.body_id != body_id]
+
+    def objects_on_table(self, *, max_height_m: float = 0.5) -> list[SceneObject]:
+        """Objects still in the workspace (not lifted away or fallen off)."""
+        out = []
+        for o in self.objects:
+            z = pybullet.getBasePositionAndOrientation(o.body_id,
+                                                       physicsClientId=self.client)[0][2]
+            if self.table_z_m - 0.05 < z < max_height_m:
+                out.append(o)
+        return out
 
     def close(self) -> None:
         if pybullet.isConnected(self.client):
@@ -64,55 +91,26 @@ class Scene:
         self.close()
 
 
-def _add_primitive(client: int, kind: str, rng: np.random.Generator,
-                   xy: np.ndarray) -> SceneObject:
-    if kind == "box":
-        half = (float(rng.uniform(0.01, 0.035)), float(rng.uniform(0.015, 0.07)),
-                float(rng.uniform(0.01, 0.04)))
-        col = pybullet.createCollisionShape(pybullet.GEOM_BOX, halfExtents=half,
-                                            physicsClientId=client)
-        size: tuple[float, ...] = half
-        z = half[2]
-    elif kind == "cylinder":
-        radius, length = float(rng.uniform(0.015, 0.04)), float(rng.uniform(0.03, 0.14))
-        col = pybullet.createCollisionShape(pybullet.GEOM_CYLINDER, radius=radius,
-                                            height=length, physicsClientId=client)
-        size, z = (radius, length), length / 2
-    elif kind == "sphere":
-        radius = float(rng.uniform(0.015, 0.04))
-        col = pybullet.createCollisionShape(pybullet.GEOM_SPHERE, radius=radius,
-                                            physicsClientId=client)
-        size, z = (radius,), radius
-    else:
-        raise ValueError(f"unknown primitive '{kind}'; expected one of {PRIMITIVES}")
-    if kind == "cylinder" and rng.random() < 0.5:  # lying down half of the time
-        orn = pybullet.getQuaternionFromEuler([np.pi / 2, 0.0, rng.uniform(-np.pi, np.pi)])
-        z = size[0]
-    else:
-        orn = pybullet.getQuaternionFromEuler([0.0, 0.0, rng.uniform(-np.pi, np.pi)])
-    body = pybullet.createMultiBody(baseMass=float(rng.uniform(0.05, 0.5)),
-                                    baseCollisionShapeIndex=col,
-                                    basePosition=[float(xy[0]), float(xy[1]), z + 0.02],
-                                    baseOrientation=orn, physicsClientId=client)
-    pybullet.changeDynamics(body, -1, lateralFriction=float(rng.uniform(0.5, 1.0)),
-                            physicsClientId=client)
-    return SceneObject(body_id=body, kind=kind, size_m=size)
-
-
 def make_scene(seed: int, *, camera: CameraConfig | None = None,
                config: SceneConfig | None = None) -> Scene:
     """Build and settle a scene; the same seed always gives the same scene."""
     camera = camera or CameraConfig()
     config = config or SceneConfig()
+    specs = catalogue(config.split, config.sources, config.object_dir)
     rng = np.random.default_rng(seed)
     client = pybullet.connect(pybullet.DIRECT)
     try:
         pybullet.setAdditionalSearchPath(pybullet_data.getDataPath(), physicsClientId=client)
         pybullet.setGravity(0, 0, -9.81, physicsClientId=client)
         pybullet.loadURDF("plane.urdf", physicsClientId=client)
-        scene = Scene(client=client, camera=camera)
-        n = int(rng.integers(config.num_objects[0], config.num_objects[1], endpoint=True))
         target = np.asarray(camera.target_xy_m)
+        if config.tray:
+            pybullet.loadURDF("tray/traybox.urdf", [target[0], target[1], 0.0],
+                              globalScaling=TRAY_SCALE, useFixedBase=True,
+                              physicsClientId=client)
+        scene = Scene(client=client, camera=camera,
+                      table_z_m=0.005 * TRAY_SCALE if config.tray else 0.0)
+        n = int(rng.integers(config.num_objects[0], config.num_objects[1], endpoint=True))
         placed: list[np.ndarray] = []
         for _ in range(n):
             for _attempt in range(20):  # keep drop points apart so objects rarely stack
@@ -120,8 +118,8 @@ def make_scene(seed: int, *, camera: CameraConfig | None = None,
                 if all(np.linalg.norm(xy - p) > 0.06 for p in placed):
                     break
             placed.append(xy)
-            kind = config.kinds[int(rng.integers(len(config.kinds)))]
-            scene.objects.append(_add_primitive(client, kind, rng, xy))
+            spec = specs[int(rng.integers(len(specs)))]
+            scene.objects.append(SceneObject(spawn(client, spec, rng, xy), spec))
         for _ in range(config.settle_steps):
             pybullet.stepSimulation(physicsClientId=client)
         return scene

@@ -1,0 +1,87 @@
+"""A grasp predictor without a network: across the principal axis of the highest object.
+
+Takes the top ``top_band_m`` of the surface nearest the camera, keeps the connected region
+around its nearest point, and grasps its centroid across its principal (long) axis, opened
+to the region's extent plus a margin. Regions wider than ``max_width_px`` across (a tray's
+rim, a box wall) or longer than ``max_length_px`` (a straight piece of that rim) are
+skipped for the next highest. Same preprocessing and pose geometry as
+the detector.
+"""
+
+from __future__ import annotations
+
+import time
+
+import cv2
+import numpy as np
+
+from grasp_seg_ros.core.camera import CameraIntrinsics
+from grasp_seg_ros.core.errors import NoGraspFound
+from grasp_seg_ros.core.grasp import Grasp2D, GraspMaps
+from grasp_seg_ros.core.pose import grasp_to_pose
+from grasp_seg_ros.core.preprocess import InputNormalisation, preprocess
+from grasp_seg_ros.inference.detector import Detection, DetectorConfig
+
+
+class HighestObjectBaseline:
+    """Same interface as GraspDetector.detect; one grasp per frame."""
+
+    name = "baseline_highest_object"
+
+    def __init__(self, config: DetectorConfig | None = None, *, top_band_m: float = 0.01,
+                 margin_px: float = 6.0, min_region_px: int = 20,
+                 max_width_px: float = 120.0, max_length_px: float = 180.0,
+                 max_regions: int = 200) -> None:
+        self.config = config or DetectorConfig()
+        self.top_band_m = top_band_m
+        self.margin_px = margin_px
+        self.min_region_px = min_region_px
+        self.max_width_px = max_width_px
+        self.max_length_px = max_length_px
+        self.max_regions = max_regions
+
+    def _grasp(self, depth: np.ndarray) -> Grasp2D:
+        remaining = depth.copy()
+        for _ in range(self.max_regions):
+            nearest = float(remaining.min())
+            if not np.isfinite(nearest):
+                break
+            band = (remaining < nearest + self.top_band_m).astype(np.uint8)
+            _, labels = cv2.connectedComponents(band)
+            r0, c0 = np.unravel_index(int(np.argmin(remaining)), remaining.shape)
+            region = labels == labels[r0, c0]
+            rows, cols = np.nonzero(region)
+            remaining[region] = np.inf
+            if rows.size < self.min_region_px:
+                continue
+            pts = np.column_stack([rows, cols]).astype(np.float64)
+            centre = pts.mean(axis=0)
+            _, evecs = np.linalg.eigh(np.cov((pts - centre).T))
+            minor = evecs[:, 0]  # (d_row, d_col) of the short axis: the closing direction
+            extent = float(np.ptp((pts - centre) @ minor)) + 1.0
+            length = float(np.ptp((pts - centre) @ evecs[:, 1])) + 1.0
+            if extent > self.max_width_px or length > self.max_length_px:
+                continue  # wider or longer than an object: a tray's rim or wall
+            angle = float(np.arctan2(-minor[0], minor[1]))
+            angle = (angle + np.pi / 2) % np.pi - np.pi / 2
+            row = int(np.clip(round(centre[0]), 0, depth.shape[0] - 1))
+            col = int(np.clip(round(centre[1]), 0, depth.shape[1] - 1))
+            return Grasp2D(row=row, col=col, angle_rad=angle,
+                           width_px=extent + 2 * self.margin_px, quality=1.0)
+        raise NoGraspFound("no region narrow enough to grasp near the top of the scene")
+
+    def reset_tracking(self) -> None:
+        """Stateless; present for interface parity with GraspDetector."""
+
+    def detect(self, depth_m: np.ndarray, intrinsics: CameraIntrinsics) -> Detection:
+        intrinsics.check_image(*depth_m.shape)
+        t0 = time.perf_counter()
+        pre = preprocess(depth_m, self.config.crop, InputNormalisation(),
+                         min_valid_fraction=self.config.min_valid_fraction)
+        depth = pre.depth_m
+        g = self._grasp(depth)
+        pose = grasp_to_pose(g, depth, pre.crop, intrinsics)
+        empty = np.zeros_like(depth)
+        maps = GraspMaps(quality=empty, angle_rad=empty, width_px=empty)
+        return Detection(grasps=[pose], maps=maps, preprocessed=pre,
+                         timings_ms={"total": (time.perf_counter() - t0) * 1e3})

@@ -1,0 +1,199 @@
+"""Simulated grasp trials as a benchmark: the node's detector (or the baseline) picks a grasp
+from a rendered depth image, the simulated gripper executes it.
+
+    grasp-seg sim-eval --model ggcnn --split test --scenario isolated --trials 100
+    grasp-seg sim-eval --model baseline --scenario clutter --trials 100
+
+isolated: one object per scene, one attempt. clutter: 5-8 objects in a tray, picked until the
+tray is empty or 1.5 attempts per object are used; every attempt counts. Success = an object
+lifted and held. Writes a CSV of attempts, a JSON summary and a contact sheet PNG.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+from scipy.stats import binomtest
+from tqdm import tqdm
+
+from grasp_seg_ros.core.draw import draw_grasps
+from grasp_seg_ros.core.errors import GraspSegError, NoGraspFound
+from grasp_seg_ros.sim.camera import CameraConfig, DepthNoise
+from grasp_seg_ros.sim.gripper import Gripper, TrialConfig
+from grasp_seg_ros.sim.scene import SceneConfig, make_scene
+from grasp_seg_ros.sim.trials import pose_to_world_grasp
+
+LOG = logging.getLogger(__name__)
+EVAL_SEED_OFFSET = 5_000_000
+SCENARIOS = ("isolated", "clutter")
+
+
+@dataclass
+class Attempt:
+    scene_seed: int
+    attempt: int
+    target: str           #: label of the object lifted, or of the scene's objects
+    success: bool
+    reason: str           #: 'lifted', 'missed', or why no grasp was predicted
+    grasp: dict = field(default_factory=dict)
+    thumbnail: np.ndarray | None = None
+
+
+def wilson_interval(successes: int, n: int) -> tuple[float, float]:
+    """95% Wilson score interval of a success rate."""
+    if n == 0:
+        return (float("nan"), float("nan"))
+    ci = binomtest(successes, n).proportion_ci(confidence_level=0.95, method="wilson")
+    return float(ci.low), float(ci.high)
+
+
+def run_sim_eval(predictor, *, split: str = "test", scenario: str = "isolated",
+                 trials: int = 50, seed: int = EVAL_SEED_OFFSET,
+                 sources: tuple[str, ...] = ("random_urdfs",), object_dir: Path | None = None,
+                 camera: CameraConfig = CameraConfig(), noise: DepthNoise | None = DepthNoise(),
+                 trial: TrialConfig = TrialConfig()) -> list[Attempt]:
+    """Run ``trials`` attempts; ``predictor`` has GraspDetector's detect/reset_tracking."""
+    if scenario not in SCENARIOS:
+        raise ValueError(f"scenario must be one of {SCENARIOS}, got '{scenario}'")
+    clutter = scenario == "clutter"
+    config = SceneConfig(num_objects=(5, 8) if clutter else (1, 1), sources=sources,
+                         split=split, object_dir=object_dir, tray=clutter,
+                         area_half_m=0.09 if clutter else 0.06)
+    attempts: list[Attempt] = []
+    bar = tqdm(total=trials, desc=f"sim-eval {scenario}")
+    scene_seed = seed
+    while len(attempts) < trials:
+        with make_scene(scene_seed, camera=camera, config=config) as scene:
+            gripper = Gripper(scene.client)
+            rng = np.random.default_rng([scene_seed, 4])
+            budget = int(np.ceil(1.5 * len(scene.objects))) if clutter else 1
+            predictor.reset_tracking()
+            for k in range(budget):
+                remaining = scene.objects_on_table()
+                if not remaining or len(attempts) >= trials:
+                    break
+                depth_m, _ = scene.render(noise, rng)
+                labels = ",".join(o.label for o in remaining)
+                try:
+                    det = predictor.detect(depth_m, camera.intrinsics())
+                except (NoGraspFound, GraspSegError) as exc:
+                    attempts.append(Attempt(scene_seed, k, labels, False, f"no grasp: {exc}"))
+                    bar.update()
+                    continue
+                best = det.best
+                world = pose_to_world_grasp(best, camera)
+                held = gripper.execute(world, trial, table_z_m=scene.table_z_m,
+                                       remove_held=clutter)
+                lifted = next((o.label for o in remaining if o.body_id == held), None)
+                thumb = draw_grasps(det.preprocessed.depth_m, [best.grasp_2d], upscale=1)
+                attempts.append(Attempt(
+                    scene_seed, k, lifted or labels, held is not None,
+                    "lifted" if held is not None else "missed",
+                    {"x_m": world.x_m, "y_m": world.y_m, "z_m": world.surface_z_m,
+                     "yaw_rad": world.yaw_rad, "width_m": world.width_m,
+                     "quality": best.quality}, thumb))
+                if clutter and held is not None:
+                    scene.objects = [o for o in scene.objects if o.body_id != held]
+                bar.update()
+        scene_seed += 1
+    bar.close()
+    return attempts
+
+
+def summarise_attempts(attempts: list[Attempt]) -> dict:
+    n = len(attempts)
+    k = sum(a.success for a in attempts)
+    low, high = wilson_interval(k, n)
+    per_object: dict[str, list[int]] = {}
+    for a in attempts:
+        if "," not in a.target:  # attributable to one object
+            per_object.setdefault(a.target, []).append(int(a.success))
+    return {"attempts": n, "successes": k, "success_rate": k / n if n else float("nan"),
+            "ci95_wilson": [low, high],
+            "no_grasp": sum(a.reason.startswith("no grasp") for a in attempts),
+            "per_object": {o: f"{sum(v)}/{len(v)}" for o, v in sorted(per_object.items())}}
+
+
+def write_outputs(attempts: list[Attempt], summary: dict, out_dir: Path, name: str) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with open(out_dir / f"{name}.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["scene_seed", "attempt", "target", "success", "reason", "x_m", "y_m",
+                    "z_m", "yaw_rad", "width_m", "quality"])
+        for a in attempts:
+            g = a.grasp
+            w.writerow([a.scene_seed, a.attempt, a.target, int(a.success), a.reason,
+                        *(f"{g[k]:.4f}" if k in g else "" for k in
+                          ("x_m", "y_m", "z_m", "yaw_rad", "width_m", "quality"))])
+    (out_dir / f"{name}.json").write_text(json.dumps(summary, indent=2))
+    contact_sheet(attempts, out_dir / f"{name}_contact_sheet.png")
+
+
+def contact_sheet(attempts: list[Attempt], path: Path, *, columns: int = 8,
+                  size_px: int = 150, max_tiles: int = 48) -> None:
+    """Depth crops with the executed grasp; green border = lifted, red = not."""
+    tiles = []
+    for a in attempts[:max_tiles]:
+        if a.thumbnail is None:
+            tile = np.zeros((size_px, size_px, 3), np.uint8)
+            cv2.putText(tile, "no grasp", (10, size_px // 2), cv2.FONT_HERSHEY_SIMPLEX, 0.5,
+                        (255, 255, 255), 1, cv2.LINE_AA)
+        else:
+            tile = cv2.resize(a.thumbnail, (size_px, size_px), interpolation=cv2.INTER_AREA)
+        colour = (0, 200, 0) if a.success else (0, 0, 230)
+        tile = cv2.copyMakeBorder(tile, 4, 4, 4, 4, cv2.BORDER_CONSTANT, value=colour)
+        tiles.append(tile)
+    if not tiles:
+        return
+    blank = np.zeros_like(tiles[0])
+    rows = [np.hstack(tiles[i:i + columns] + [blank] * (columns - len(tiles[i:i + columns])))
+            for i in range(0, len(tiles), columns)]
+    cv2.imwrite(str(path), np.vstack(rows))
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(prog="grasp-seg sim-eval", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", default="ggcnn",
+                   help="a model name or .safetensors path, or 'baseline' (no network)")
+    p.add_argument("--split", default="test", choices=("train", "val", "test"))
+    p.add_argument("--scenario", default="isolated", choices=SCENARIOS)
+    p.add_argument("--trials", type=int, default=50)
+    p.add_argument("--seed", type=int, default=EVAL_SEED_OFFSET)
+    p.add_argument("--sources", nargs="+", default=["random_urdfs"],
+                   choices=("primitives", "random_urdfs", "folder"))
+    p.add_argument("--object-dir", type=Path)
+    p.add_argument("--shake", action="store_true", help="shake after lifting (stricter)")
+    p.add_argument("--out", type=Path, default=Path("sim_eval_output"))
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    if args.model == "baseline":
+        from grasp_seg_ros.inference.baseline import HighestObjectBaseline
+        predictor, name = HighestObjectBaseline(), "baseline"
+    else:
+        from grasp_seg_ros.inference.detector import GraspDetector
+        predictor = GraspDetector(args.model, device="cpu")
+        name = predictor.model_path.stem
+    attempts = run_sim_eval(predictor, split=args.split, scenario=args.scenario,
+                            trials=args.trials, seed=args.seed, sources=tuple(args.sources),
+                            object_dir=args.object_dir, trial=TrialConfig(shake=args.shake))
+    summary = summarise_attempts(attempts)
+    summary.update({"model": name, "split": args.split, "scenario": args.scenario,
+                    "sources": args.sources, "shake": args.shake, "seed": args.seed})
+    tag = f"{name}_{args.scenario}_{args.split}"
+    write_outputs(attempts, summary, args.out, tag)
+    lo, hi = summary["ci95_wilson"]
+    LOG.info("%s %s on %s: %d/%d lifted = %.1f%% (95%% CI %.1f-%.1f%%); outputs in %s/%s.*",
+             name, args.scenario, args.split, summary["successes"], summary["attempts"],
+             100 * summary["success_rate"], 100 * lo, 100 * hi, args.out, tag)
+
+
+if __name__ == "__main__":
+    main()
