@@ -155,3 +155,23 @@ def test_contact_sheet_marks_outcomes(tmp_path):
     contact_sheet(attempts, tmp_path / "s.png", columns=2, size_px=50)
     img = cv2.imread(str(tmp_path / "s.png"))
     assert tuple(img[1, 1]) == (0, 200, 0) and tuple(img[1, 60]) == (0, 0, 230)
+
+
+def test_a_folder_of_obj_meshes_is_an_object_source(tmp_path):
+    from grasp_seg_ros.sim.scene import make_scene
+    # a 4 cm cube as an OBJ; pick a file name that the fixed rule puts in 'test'
+    name = next(f"cube{i}.obj" for i in range(100) if split_of_name(f"cube{i}.obj") == "test")
+    verts = [(x, y, z) for x in (-0.02, 0.02) for y in (-0.02, 0.02) for z in (-0.02, 0.02)]
+    faces = [(1, 2, 4, 3), (5, 7, 8, 6), (1, 5, 6, 2), (3, 4, 8, 7), (1, 3, 7, 5), (2, 6, 8, 4)]
+    (tmp_path / name).write_text("".join(f"v {x} {y} {z}\n" for x, y, z in verts)
+                                 + "".join(f"f {a} {b} {c} {d}\n" for a, b, c, d in faces))
+    config = SceneConfig(num_objects=(1, 1), sources=("folder",), object_dir=tmp_path,
+                         split="test")
+    with make_scene(0, config=config) as scene:
+        depth, seg = scene.render()
+        assert [o.label for o in scene.objects] == [f"folder:{name}"]
+        top = depth[seg == scene.objects[0].body_id]
+    # scaled 0.6-1.0: the cube's top is 2.4-4 cm above the table
+    assert 0.02 < scene.camera.height_m - top.min() < 0.045
+    with pytest.raises(ValueError, match="no objects in split 'train'"):
+        catalogue("train", ("folder",), tmp_path)
