@@ -28,10 +28,13 @@ def depth_from_buffer(
     step: int,
     is_bigendian: bool = False,
     depth_scale: float = 0.0,
+    valid_range_m: tuple[float, float] = (0.0, np.inf),
 ) -> np.ndarray:
     """Decode a raw depth payload into a (height, width) float32 array in metres, NaN = invalid.
 
-    Raises InvalidDepth with the offending values when the payload cannot be a depth image.
+    Depths outside ``valid_range_m`` (exclusive of 0) become NaN too: no sensor measures
+    3e38 m. Raises InvalidDepth with the offending values when the payload cannot be a
+    depth image.
     """
     if encoding not in DEPTH_ENCODINGS:
         raise InvalidDepth(
@@ -54,8 +57,10 @@ def depth_from_buffer(
     scale = depth_scale if depth_scale > 0.0 else unit_m
     if scale != 1.0:
         depth_m *= np.float32(scale)
-    # 0 is "no return" for both encodings; negative and infinite depths are sensor garbage
-    depth_m[~np.isfinite(depth_m) | (depth_m <= 0.0)] = np.nan
+    # 0 is "no return" for both encodings; negative, infinite and out-of-range depths are
+    # sensor garbage
+    lo, hi = valid_range_m
+    depth_m[~np.isfinite(depth_m) | (depth_m <= 0.0) | (depth_m < lo) | (depth_m > hi)] = np.nan
     return depth_m
 
 
@@ -71,7 +76,7 @@ def depth_to_buffer(depth_m: np.ndarray, encoding: str = "16UC1") -> tuple[bytes
         mm = np.nan_to_num(depth_m * 1000.0, nan=0.0, posinf=0.0, neginf=0.0)
         stored = np.clip(np.rint(mm), 0, np.iinfo(np.uint16).max).astype("<u2")
     elif encoding == "32FC1":
-        stored = np.nan_to_num(depth_m, nan=0.0).astype("<f4")
+        stored = np.nan_to_num(depth_m, nan=0.0, posinf=0.0, neginf=0.0).astype("<f4")
     else:
         raise InvalidDepth(
             f"unsupported depth encoding '{encoding}'; expected one of {sorted(DEPTH_ENCODINGS)}")

@@ -39,6 +39,12 @@ class GraspPose:
     def closing_axis(self) -> np.ndarray:
         return Rotation.from_quat(self.quat_xyzw).as_matrix()[:, 0]
 
+    def is_finite(self) -> bool:
+        """False when any published value would be NaN or infinite."""
+        return bool(np.isfinite(self.position_m).all() and np.isfinite(self.quat_xyzw).all()
+                    and np.isfinite([self.angle_rad, self.width_m, self.quality,
+                                     self.finger_depth_m]).all())
+
     def as_vector(self) -> list[float]:
         """Flat values in the order of GRASP_VECTOR_FIELDS."""
         return [*map(float, self.position_m), self.angle_rad, self.width_m, self.quality,

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from grasp_seg_ros.core.camera import CameraIntrinsics
+from grasp_seg_ros.core.errors import NoGraspFound
 from grasp_seg_ros.core.grasp import DecodeParams, GraspMaps, detect_grasps, filter_maps
 from grasp_seg_ros.core.pose import GraspPose, grasp_to_pose
 from grasp_seg_ros.core.preprocess import CropSpec, Preprocessed, preprocess
@@ -101,9 +102,12 @@ class GraspDetector:
         maps = filter_maps(raw[0], raw[1], raw[2], raw[3], self.metadata.scaling, cfg.decode)
         grasps_2d = detect_grasps(maps, cfg.decode,
                                   self._previous_px if cfg.tracking else None)
-        poses = [grasp_to_pose(g, pre.depth_m, pre.crop, intrinsics) for g in grasps_2d]
+        poses = [p for p in (grasp_to_pose(g, pre.depth_m, pre.crop, intrinsics)
+                             for g in grasps_2d) if p.is_finite()]
+        if not poses:  # e.g. a corrupt model answering NaN widths: never publish those
+            raise NoGraspFound("every candidate grasp had non-finite values")
         t3 = time.perf_counter()
-        best = grasps_2d[0]
+        best = poses[0].grasp_2d
         self._previous_px = (float(best.row), float(best.col))
         timings = {"preprocess": (t1 - t0) * 1e3, "inference": (t2 - t1) * 1e3,
                    "postprocess": (t3 - t2) * 1e3}

@@ -27,11 +27,13 @@ _NUMPY_ENCODINGS = {"bgr8": (np.uint8, 3), "rgb8": (np.uint8, 3), "mono8": (np.u
                     "32FC1": (np.float32, 1), "16UC1": (np.uint16, 1)}
 
 
-def image_to_depth_m(msg: Image, *, depth_scale: float = 0.0) -> np.ndarray:
+def image_to_depth_m(msg: Image, *, depth_scale: float = 0.0,
+                     valid_range_m: tuple[float, float] = (0.0, np.inf)) -> np.ndarray:
     """sensor_msgs/Image (16UC1 mm or 32FC1 m) -> float32 metres, NaN = invalid."""
     return depth_from_buffer(msg.data, encoding=msg.encoding, height=msg.height,
                              width=msg.width, step=msg.step,
-                             is_bigendian=bool(msg.is_bigendian), depth_scale=depth_scale)
+                             is_bigendian=bool(msg.is_bigendian), depth_scale=depth_scale,
+                             valid_range_m=valid_range_m)
 
 
 def depth_m_to_image(depth_m: np.ndarray, header: Header, encoding: str = "16UC1") -> Image:

@@ -14,6 +14,7 @@ from typing import Callable
 import rclpy
 from rclpy.exceptions import ParameterException
 from rclpy.executors import ExternalShutdownException
+from rclpy.impl.implementation_singleton import rclpy_implementation as _rclpy
 from rclpy.node import Node
 from rclpy.signals import SignalHandlerOptions
 
@@ -26,7 +27,12 @@ def _raise_keyboard_interrupt(signum: int, frame: object) -> None:
 
 def run_node(name: str, factory: Callable[[], Node], args: list[str] | None = None) -> int:
     """Init rclpy, build the node, spin until SIGINT/SIGTERM, then shut down cleanly."""
-    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+    try:
+        rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+    except _rclpy.RCLError as exc:  # e.g. a parameters file that is missing or not YAML
+        rclpy.logging.get_logger(name).fatal(
+            f"cannot start: {exc}. Check the files and values given after --ros-args.")
+        return 1
     signal.signal(signal.SIGINT, _raise_keyboard_interrupt)
     signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     node = None

@@ -59,3 +59,15 @@ def test_row_padding_and_big_endian():
 def test_bad_payloads_raise_with_values(kwargs, match):
     with pytest.raises(InvalidDepth, match=match):
         depth_from_buffer(bytes(8), **kwargs)
+
+
+def test_depths_outside_the_valid_range_are_holes():
+    raw = np.array([[0.01, 0.5, 20.0, 3e38]], "<f4")
+    d = depth_from_buffer(raw.tobytes(), encoding="32FC1", height=1, width=4, step=16,
+                          valid_range_m=(0.05, 10.0))
+    assert np.isnan(d[0, [0, 2, 3]]).all() and d[0, 1] == pytest.approx(0.5)
+
+
+def test_encoding_writes_non_finite_as_invalid():
+    data, _ = depth_to_buffer(np.array([[np.inf, -np.inf, 0.5]], np.float32), "32FC1")
+    assert np.frombuffer(data, "<f4").tolist() == [0.0, 0.0, 0.5]

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import rclpy
+from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import PoseArray, PoseStamped
 from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo, Image
@@ -54,6 +55,9 @@ class Client:
         self.received: dict[str, list] = {k: [] for k in
                                           ("pose", "poses", "vector", "markers", "quality",
                                            "overlay")}
+        self.received["diagnostics"] = []
+        self.node.create_subscription(DiagnosticArray, "/diagnostics",
+                                      lambda m: self.received["diagnostics"].append(m), 10)
         for key, typ, topic, qos in (
                 ("pose", PoseStamped, "/grasp_pose", reliable),
                 ("poses", PoseArray, "/grasp_detector/grasps", reliable),
@@ -65,11 +69,14 @@ class Client:
                                           lambda m, k=key: self.received[k].append(m), qos)
         self.sent_stamps: list[tuple[int, int]] = []
 
-    def publish(self, depth_m, *, info: bool = True, encoding: str = "16UC1",
-                image: Image | None = None) -> Header:
-        now = self.node.get_clock().now().to_msg()
+    def publish(self, depth_m, *, info: bool | CameraInfo = True, encoding: str = "16UC1",
+                image: Image | None = None, stamp=None) -> Header:
+        now = stamp if stamp is not None else self.node.get_clock().now().to_msg()
         header = Header(stamp=now, frame_id=FRAME_ID)
-        if info:
+        if isinstance(info, CameraInfo):
+            info.header = header
+            self.info_pub.publish(info)
+        elif info:
             self.info_pub.publish(conv.intrinsics_to_camera_info(INTR, header))
         msg = image if image is not None else conv.depth_m_to_image(depth_m, header, encoding)
         msg.header = header
