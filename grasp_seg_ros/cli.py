@@ -8,6 +8,7 @@
     grasp-seg bench      per-stage detector latency (median/p95) per torch thread count
     grasp-seg dataset    generate a synthetic Jacquard-format dataset (grasps by trial)
     grasp-seg sim-eval   simulated grasp trials of a model or the no-network baseline
+    grasp-seg soak       drive grasp_detector at 30 Hz for a long time: drops, latency, memory
     grasp-seg models     list registered architectures and shipped models
 """
 
@@ -55,6 +56,9 @@ def main(argv: list[str] | None = None) -> int:
         from grasp_seg_ros.sim.dataset import main as dataset_main
         dataset_main(argv[1:])
         return 0
+    if argv and argv[0] == "soak":
+        from grasp_seg_ros.ros.soak import main as soak_main
+        return soak_main(argv[1:])
     if argv and argv[0] == "sim-eval":
         from grasp_seg_ros.sim.evaluation import main as sim_eval_main
         sim_eval_main(argv[1:])
@@ -87,6 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("bench", help="per-stage detector latency per thread count")
     sub.add_parser("dataset", help="generate a synthetic Jacquard-format dataset")
     sub.add_parser("sim-eval", help="simulated grasp trials of a model or the baseline")
+    sub.add_parser("soak", help="drive grasp_detector at a fixed rate for a long time")
     sub.add_parser("models", help="list architectures and shipped models").set_defaults(
         func=_models)
     args = parser.parse_args(argv)

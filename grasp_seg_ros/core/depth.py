@@ -56,7 +56,8 @@ def depth_from_buffer(
     depth_m = stored.astype(np.float32)
     scale = depth_scale if depth_scale > 0.0 else unit_m
     if scale != 1.0:
-        depth_m *= np.float32(scale)
+        with np.errstate(over="ignore", invalid="ignore"):  # overflow -> inf -> invalid below
+            depth_m *= np.float32(scale)
     # 0 is "no return" for both encodings; negative, infinite and out-of-range depths are
     # sensor garbage
     lo, hi = valid_range_m

@@ -28,7 +28,8 @@ class OutputScaling:
         return np.asarray(width_px, np.float32) / np.float32(self.width_scale_px)
 
     def decode_width(self, width_raw: np.ndarray) -> np.ndarray:
-        return np.asarray(width_raw, np.float32) * np.float32(self.width_scale_px)
+        with np.errstate(over="ignore"):  # a huge raw width becomes inf, filtered later
+            return np.asarray(width_raw, np.float32) * np.float32(self.width_scale_px)
 
     def to_dict(self) -> dict:
         return {"width_scale_px": self.width_scale_px}

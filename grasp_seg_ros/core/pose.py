@@ -53,8 +53,14 @@ class GraspPose:
 
 def depth_between_fingers(depth_m: np.ndarray, grasp: Grasp2D, *,
                           thickness_px: int = 3) -> float:
-    """Nearest (smallest) depth on the segment between the finger tips, network-map pixels."""
-    (r0, c0), (r1, c1) = np.rint(grasp.finger_points()).astype(int)
+    """Nearest (smallest) depth on the segment between the finger tips, network-map pixels.
+
+    NaN when the grasp has no finite finger positions.
+    """
+    tips = grasp.finger_points()
+    if not np.isfinite(tips).all() or np.abs(tips).max() > 1e6:
+        return float("nan")
+    (r0, c0), (r1, c1) = np.rint(tips).astype(int)
     mask = np.zeros(depth_m.shape, np.uint8)
     cv2.line(mask, (int(c0), int(r0)), (int(c1), int(r1)), 1, thickness=thickness_px)
     mask[grasp.row, grasp.col] = 1
@@ -80,9 +86,13 @@ def grasp_to_pose(grasp: Grasp2D, depth_m: np.ndarray, crop: Crop,
         x_axis = np.array([np.cos(grasp.angle_rad), -np.sin(grasp.angle_rad), 0.0])
     z_axis = np.array([0.0, 0.0, 1.0])
     x_axis = x_axis - z_axis * x_axis.dot(z_axis)
-    x_axis /= np.linalg.norm(x_axis)
-    y_axis = np.cross(z_axis, x_axis)
-    quat = Rotation.from_matrix(np.column_stack([x_axis, y_axis, z_axis])).as_quat()
+    norm = np.linalg.norm(x_axis)
+    if np.isfinite(norm) and norm > 0.0:
+        x_axis /= norm
+        y_axis = np.cross(z_axis, x_axis)
+        quat = Rotation.from_matrix(np.column_stack([x_axis, y_axis, z_axis])).as_quat()
+    else:  # NaN angle or width (a corrupt model): a non-finite pose, which is never published
+        quat = np.full(4, np.nan)
     return GraspPose(position_m=position, quat_xyzw=quat, angle_rad=grasp.angle_rad,
                      width_m=width_m, quality=grasp.quality,
                      finger_depth_m=depth_between_fingers(depth_m, grasp),

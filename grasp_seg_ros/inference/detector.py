@@ -16,7 +16,8 @@ import torch
 
 from grasp_seg_ros.core.camera import CameraIntrinsics
 from grasp_seg_ros.core.errors import NoGraspFound
-from grasp_seg_ros.core.grasp import DecodeParams, GraspMaps, detect_grasps, filter_maps
+from grasp_seg_ros.core.grasp import (DecodeParams, GraspMaps, OutputScaling, detect_grasps,
+                                      filter_maps)
 from grasp_seg_ros.core.pose import GraspPose, grasp_to_pose
 from grasp_seg_ros.core.preprocess import CropSpec, Preprocessed, preprocess
 from grasp_seg_ros.core.resources import resolve_model
@@ -48,6 +49,24 @@ class Detection:
     @property
     def best(self) -> GraspPose:
         return self.grasps[0]
+
+
+def decode(raw: np.ndarray, pre: Preprocessed, intrinsics: CameraIntrinsics,
+           scaling: OutputScaling, params: DecodeParams,
+           previous_px: tuple[float, float] | None = None) -> tuple[GraspMaps, list[GraspPose]]:
+    """Raw (4, S, S) network maps -> filtered maps and grasp poses, best first.
+
+    Poses with any non-finite value are dropped (a corrupt model answering NaN must never
+    reach /grasp_pose); raises NoGraspFound when nothing is left.
+    """
+    maps = filter_maps(raw[0], raw[1], raw[2], raw[3], scaling, params)
+    grasps_2d = [g for g in detect_grasps(maps, params, previous_px)
+                 if np.isfinite([g.angle_rad, g.width_px, g.quality]).all()]
+    poses = [p for p in (grasp_to_pose(g, pre.depth_m, pre.crop, intrinsics)
+                         for g in grasps_2d) if p.is_finite()]
+    if not poses:
+        raise NoGraspFound("every candidate grasp had non-finite values")
+    return maps, poses
 
 
 class GraspDetector:
@@ -99,13 +118,8 @@ class GraspDetector:
         t1 = time.perf_counter()
         raw = self.backend(pre.net_input)
         t2 = time.perf_counter()
-        maps = filter_maps(raw[0], raw[1], raw[2], raw[3], self.metadata.scaling, cfg.decode)
-        grasps_2d = detect_grasps(maps, cfg.decode,
-                                  self._previous_px if cfg.tracking else None)
-        poses = [p for p in (grasp_to_pose(g, pre.depth_m, pre.crop, intrinsics)
-                             for g in grasps_2d) if p.is_finite()]
-        if not poses:  # e.g. a corrupt model answering NaN widths: never publish those
-            raise NoGraspFound("every candidate grasp had non-finite values")
+        maps, poses = decode(raw, pre, intrinsics, self.metadata.scaling, cfg.decode,
+                             self._previous_px if cfg.tracking else None)
         t3 = time.perf_counter()
         best = poses[0].grasp_2d
         self._previous_px = (float(best.row), float(best.col))

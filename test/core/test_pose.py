@@ -67,3 +67,13 @@ def test_depth_between_fingers_finds_the_nearest_surface():
     assert depth_between_fingers(depth, g) == pytest.approx(0.45)
     g_vertical = Grasp2D(row=50, col=50, angle_rad=np.pi / 2, width_px=30.0, quality=1.0)
     assert depth_between_fingers(depth, g_vertical) == pytest.approx(0.6)
+
+
+def test_non_finite_grasps_give_a_non_finite_pose_instead_of_an_exception():
+    from grasp_seg_ros.core.grasp import Grasp2D
+    from grasp_seg_ros.core.preprocess import Crop
+    depth = np.full((300, 300), 0.5, np.float32)
+    crop = Crop(top=90, left=170, size_px=300, output_size_px=300)
+    for angle, width in ((np.nan, 20.0), (0.3, np.nan), (0.3, np.inf)):
+        g = Grasp2D(row=150, col=150, angle_rad=angle, width_px=width, quality=1.0)
+        assert not grasp_to_pose(g, depth, crop, INTR).is_finite()
