@@ -121,6 +121,7 @@ class GraspDetectorNode(Node):
         self.frames_processed = 0
         self.timings_ms: collections.deque[dict[str, float]] = collections.deque(maxlen=2000)
         self.frames_skipped = 0
+        self.frames_no_grasp = 0
         self.last_error = ""
         self._last_error_time = 0.0
         self._last_stamp_ns: int | None = None
@@ -255,6 +256,7 @@ class GraspDetectorNode(Node):
         log = self.get_logger()
         intrinsics = self._intrinsics
         if intrinsics is None:
+            self.frames_skipped += 1
             topic = self.resolve_topic_name("depth/camera_info")
             log.warning(f"no valid CameraInfo yet on '{topic}'; not detecting without "
                         "intrinsics", throttle_duration_sec=THROTTLE_S)
@@ -271,6 +273,7 @@ class GraspDetectorNode(Node):
             t1 = time.perf_counter()
             det = detector.detect(depth_m, intrinsics)
         except NoGraspFound as exc:
+            self.frames_no_grasp += 1
             log.info(f"no grasp: {exc}", throttle_duration_sec=THROTTLE_S)
             return
         except GraspSegError as exc:
@@ -341,6 +344,7 @@ class GraspDetectorNode(Node):
             "latency_p95_ms": f"{np.percentile(totals, 95):.1f}" if totals else "",
             "frames_received": str(received), "frames_processed": str(self.frames_processed),
             "frames_dropped": str(dropped), "frames_skipped": str(self.frames_skipped),
+            "frames_no_grasp": str(self.frames_no_grasp),
             "model": str(detector.model_path), "architecture": detector.metadata.architecture,
             "device": str(detector.device), "last_error": self.last_error,
             "camera_info": "yes" if self._intrinsics is not None else "no",

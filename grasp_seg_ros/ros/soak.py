@@ -115,7 +115,8 @@ def run_soak(*, duration_s: float, rate_hz: float, model: str, out_dir: Path,
                                     "node_received": int(d.get("frames_received", 0)),
                                     "node_processed": int(d.get("frames_processed", 0)),
                                     "node_dropped": int(d.get("frames_dropped", 0)),
-                                    "node_skipped": int(d.get("frames_skipped", 0))})
+                                    "node_skipped": int(d.get("frames_skipped", 0)),
+                                    "node_no_grasp": int(d.get("frames_no_grasp", 0))})
                     if len(samples) % 60 == 0:
                         s = samples[-1]
                         LOG.info("%4.0f s: sent %d, node received %d, dropped %d, grasps %d, "
@@ -152,6 +153,7 @@ def summarise_soak(samples: list[dict], latencies: list[tuple[float, float]], *,
         "node_processed": last.get("node_processed", 0),
         "node_dropped": last.get("node_dropped", 0),
         "node_skipped": last.get("node_skipped", 0),
+        "node_no_grasp": last.get("node_no_grasp", 0),
         "latency_ms_median": lat.get("median"), "latency_ms_p95": lat.get("p95"),
         "latency_ms_p99": float(np.percentile([ms for _, ms in latencies], 99))
         if latencies else None,
