@@ -9,12 +9,14 @@
     grasp-seg dataset    generate a synthetic Jacquard-format dataset (grasps by trial)
     grasp-seg sim-eval   simulated grasp trials of a model or the no-network baseline
     grasp-seg soak       drive grasp_detector at 30 Hz for a long time: drops, latency, memory
+    grasp-seg export     export a model to ONNX (with its metadata)
     grasp-seg models     list registered architectures and shipped models
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import sys
 from pathlib import Path
@@ -39,38 +41,27 @@ def _models(_: argparse.Namespace) -> int:
     return 0
 
 
+#: subcommands that are a module's own main(argv): name -> (module, help)
+DELEGATED: dict[str, tuple[str, str]] = {
+    "detect": ("grasp_seg_ros.ros.detector_node", "run the grasp_detector node [--ros-args ...]"),
+    "sim-camera": ("grasp_seg_ros.ros.sim_camera_node", "run the simulated depth camera"),
+    "train": ("grasp_seg_ros.training.bootstrap", "train on simulator samples"),
+    "evaluate": ("grasp_seg_ros.training.evaluate", "rectangle metric on held-out scenes"),
+    "bench": ("grasp_seg_ros.inference.bench", "per-stage detector latency per thread count"),
+    "dataset": ("grasp_seg_ros.sim.dataset", "generate a Jacquard-format dataset by trials"),
+    "sim-eval": ("grasp_seg_ros.sim.evaluation", "simulated grasp trials of a model"),
+    "soak": ("grasp_seg_ros.ros.soak", "drive grasp_detector at a fixed rate for long"),
+    "export": ("grasp_seg_ros.inference.onnx_backend", "export a model to ONNX"),
+}
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    # node subcommands hand everything after them to rclpy (--ros-args ...)
-    if argv and argv[0] in ("detect", "sim-camera"):
-        if argv[0] == "detect":
-            from grasp_seg_ros.ros.detector_node import main as node_main
-        else:
-            from grasp_seg_ros.ros.sim_camera_node import main as node_main
-        return node_main(argv[1:])
-    if argv and argv[0] == "train":
-        from grasp_seg_ros.training.bootstrap import main as train_main
-        train_main(argv[1:])
-        return 0
-    if argv and argv[0] == "dataset":
-        from grasp_seg_ros.sim.dataset import main as dataset_main
-        dataset_main(argv[1:])
-        return 0
-    if argv and argv[0] == "soak":
-        from grasp_seg_ros.ros.soak import main as soak_main
-        return soak_main(argv[1:])
-    if argv and argv[0] == "sim-eval":
-        from grasp_seg_ros.sim.evaluation import main as sim_eval_main
-        sim_eval_main(argv[1:])
-        return 0
-    if argv and argv[0] == "bench":
-        from grasp_seg_ros.inference.bench import main as bench_main
-        bench_main(argv[1:])
-        return 0
-    if argv and argv[0] == "evaluate":
-        from grasp_seg_ros.training.evaluate import main as evaluate_main
-        evaluate_main(argv[1:])
-        return 0
+    if argv and argv[0] in DELEGATED:
+        # these parse their own arguments (nodes hand theirs to rclpy: --ros-args ...)
+        module = DELEGATED[argv[0]][0]
+        result = importlib.import_module(module).main(argv[1:])
+        return int(result or 0)
     parser = argparse.ArgumentParser(prog="grasp-seg", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -84,14 +75,8 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--rate", type=float, default=5.0, help="camera frames per second")
     demo.add_argument("--seed", type=int, default=0, help="first simulated scene")
     demo.set_defaults(func=_demo)
-    sub.add_parser("detect", help="run the grasp_detector node [--ros-args ...]")
-    sub.add_parser("sim-camera", help="run the simulated depth camera [--ros-args ...]")
-    sub.add_parser("train", help="train on simulator samples (see --help)")
-    sub.add_parser("evaluate", help="rectangle metric on held-out simulated scenes")
-    sub.add_parser("bench", help="per-stage detector latency per thread count")
-    sub.add_parser("dataset", help="generate a synthetic Jacquard-format dataset")
-    sub.add_parser("sim-eval", help="simulated grasp trials of a model or the baseline")
-    sub.add_parser("soak", help="drive grasp_detector at a fixed rate for a long time")
+    for name, (_, help_text) in DELEGATED.items():
+        sub.add_parser(name, help=help_text, add_help=False)
     sub.add_parser("models", help="list architectures and shipped models").set_defaults(
         func=_models)
     args = parser.parse_args(argv)

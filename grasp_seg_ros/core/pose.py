@@ -80,7 +80,7 @@ def grasp_to_pose(grasp: Grasp2D, depth_m: np.ndarray, crop: Crop,
     tip_points = intrinsics.pixel_to_point(tips[:, 0], tips[:, 1], z)
     closing = tip_points[1] - tip_points[0]
     width_m = float(np.linalg.norm(closing))
-    if width_m > 0.0:
+    if np.isfinite(width_m) and width_m > 0.0:
         x_axis = closing / width_m
     else:  # a zero-width grasp still has an angle: take it from the image direction
         x_axis = np.array([np.cos(grasp.angle_rad), -np.sin(grasp.angle_rad), 0.0])

@@ -40,7 +40,7 @@ def share_dir() -> Path:
 def resolve_model(name_or_path: str) -> Path:
     """A model name shipped in models/ (e.g. 'ggcnn') or a path to a .safetensors file."""
     candidate = Path(name_or_path).expanduser()
-    if candidate.suffix == MODEL_SUFFIX or candidate.is_file() or "/" in name_or_path:
+    if candidate.suffix in (MODEL_SUFFIX, ".onnx") or candidate.is_file() or "/" in name_or_path:
         return candidate
     return share_dir() / "models" / f"{name_or_path}{MODEL_SUFFIX}"
 

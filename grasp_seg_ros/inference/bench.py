@@ -69,7 +69,7 @@ def bench(model: str, *, threads: int, n_frames: int, payloads: list[bytes],
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(description=__doc__,
+    p = argparse.ArgumentParser(prog="grasp-seg bench", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", default="ggcnn")
     p.add_argument("--frames", type=int, default=200)

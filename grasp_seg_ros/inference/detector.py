@@ -73,7 +73,8 @@ class GraspDetector:
     """Runs a grasp network on depth frames.
 
     Args:
-        model: a model name shipped in models/ or a path to a .safetensors weight file.
+        model: a model name shipped in models/, or a path to a .safetensors weight file or
+            to an .onnx file made by grasp-seg export (run with ONNX Runtime on the CPU).
         device: 'auto' (CUDA when present), 'cpu' or 'cuda'.
         num_threads: torch intra-op threads (process-wide); 0 keeps torch's default.
         config: crop, decoding and tracking settings.
@@ -85,8 +86,14 @@ class GraspDetector:
             torch.set_num_threads(num_threads)
         self.device = resolve_device(device)
         self.model_path = resolve_model(str(model))
-        net, self.metadata = load_weights(self.model_path, device="cpu")
-        self.backend = TorchBackend(net, self.device)
+        if self.model_path.suffix == ".onnx":  # ONNX Runtime, CPU execution provider
+            from grasp_seg_ros.inference.onnx_backend import OnnxBackend
+            self.device = torch.device("cpu")
+            self.backend = OnnxBackend(self.model_path, num_threads=num_threads)
+            self.metadata = self.backend.metadata
+        else:
+            net, self.metadata = load_weights(self.model_path, device="cpu")
+            self.backend = TorchBackend(net, self.device)
         self.config = config or DetectorConfig()
         self._previous_px: tuple[float, float] | None = None
         LOG.info("loaded %s (%s) on %s", self.model_path, self.metadata.architecture,

@@ -63,7 +63,7 @@ def evaluate(detector: GraspDetector, seeds: list[int], *, top_k: int = 1,
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(description=__doc__,
+    p = argparse.ArgumentParser(prog="grasp-seg evaluate", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", default="ggcnn")
     p.add_argument("--scenes", type=int, default=200)

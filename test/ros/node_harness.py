@@ -11,6 +11,8 @@ from pathlib import Path
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import PoseArray, PoseStamped
+from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue
+from rcl_interfaces.srv import SetParameters
 from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Float32MultiArray, Header
@@ -21,6 +23,7 @@ from grasp_seg_ros.ros import conversions as conv
 
 INTR = CameraIntrinsics(fx=385.0, fy=385.0, cx=319.5, cy=239.5, width=640, height=480)
 FRAME_ID = "test_depth_optical_frame"
+START_TIMEOUT_S = 90.0  # importing torch and discovery on a loaded 2-core machine
 
 
 def start_detector(model: Path, log_path: Path, *extra: str) -> subprocess.Popen:
@@ -100,3 +103,18 @@ class Client:
 
     def close(self) -> None:
         self.node.destroy_node()
+
+
+def set_parameter(client: Client, name: str, value):
+    """Set one parameter through the node's set_parameters service; returns the result."""
+    srv = client.node.create_client(SetParameters, "/grasp_detector/set_parameters")
+    assert srv.wait_for_service(timeout_sec=START_TIMEOUT_S)
+    if isinstance(value, float):
+        pv = ParameterValue(type=ParameterType.PARAMETER_DOUBLE, double_value=value)
+    elif isinstance(value, int):
+        pv = ParameterValue(type=ParameterType.PARAMETER_INTEGER, integer_value=value)
+    else:
+        pv = ParameterValue(type=ParameterType.PARAMETER_STRING, string_value=value)
+    future = srv.call_async(SetParameters.Request(parameters=[Parameter(name=name, value=pv)]))
+    rclpy.spin_until_future_complete(client.node, future, timeout_sec=30.0)
+    return future.result().results[0]

@@ -7,41 +7,12 @@ import sys
 import numpy as np
 import pytest
 import rclpy
-from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue
-from rcl_interfaces.srv import SetParameters
 from scipy.spatial.transform import Rotation
 
-from helpers import box_scene, nearest_surface_model
-from node_harness import FRAME_ID, INTR, Client, start_detector, stop
+from helpers import box_scene
+from node_harness import FRAME_ID, INTR, set_parameter, start_detector, stop
 
 START_TIMEOUT_S = 90.0  # importing torch and discovery on a loaded 2-core machine
-
-
-@pytest.fixture(scope="module")
-def model(tmp_path_factory):
-    return nearest_surface_model(tmp_path_factory.mktemp("model") / "nearest.safetensors")
-
-
-@pytest.fixture(scope="module", autouse=True)
-def ros():
-    rclpy.init()
-    yield
-    rclpy.shutdown()
-
-
-@pytest.fixture
-def client():
-    c = Client()
-    yield c
-    c.close()
-
-
-@pytest.fixture
-def detector(model, tmp_path):
-    log = tmp_path / "grasp_detector.log"
-    proc = start_detector(model, log)
-    yield proc, log
-    stop(proc, signal.SIGKILL if proc.poll() is None else signal.SIGINT)
 
 
 def test_publishes_grasp_with_the_input_header(detector, client):
@@ -101,30 +72,16 @@ def test_malformed_frames_are_skipped_and_the_node_keeps_running(detector, clien
     assert proc.poll() is None
 
 
-def _set(client, name, value):
-    srv = client.node.create_client(SetParameters, "/grasp_detector/set_parameters")
-    assert srv.wait_for_service(timeout_sec=START_TIMEOUT_S)
-    if isinstance(value, float):
-        pv = ParameterValue(type=ParameterType.PARAMETER_DOUBLE, double_value=value)
-    elif isinstance(value, int):
-        pv = ParameterValue(type=ParameterType.PARAMETER_INTEGER, integer_value=value)
-    else:
-        pv = ParameterValue(type=ParameterType.PARAMETER_STRING, string_value=value)
-    future = srv.call_async(SetParameters.Request(parameters=[Parameter(name=name, value=pv)]))
-    rclpy.spin_until_future_complete(client.node, future, timeout_sec=30.0)
-    return future.result().results[0]
-
-
 def test_parameter_changes_are_validated(detector, client):
-    bad_range = _set(client, "crop_size", 5)
+    bad_range = set_parameter(client, "crop_size", 5)
     assert not bad_range.successful and "crop_size" in bad_range.reason
-    bad_device = _set(client, "device", "tpu")
+    bad_device = set_parameter(client, "device", "tpu")
     assert not bad_device.successful and "device must be one of" in bad_device.reason
-    bad_model = _set(client, "model", "/nonexistent/model.safetensors")
+    bad_model = set_parameter(client, "model", "/nonexistent/model.safetensors")
     assert not bad_model.successful and "/nonexistent/model.safetensors" in bad_model.reason
-    read_only = _set(client, "stats_period_s", 5.0)
+    read_only = set_parameter(client, "stats_period_s", 5.0)
     assert not read_only.successful and "read-only" in read_only.reason.lower()
-    assert _set(client, "top_k", 1).successful
+    assert set_parameter(client, "top_k", 1).successful
     depth = box_scene()
     assert client.spin_until(lambda: client.received["poses"], 30.0,
                              publish=lambda: client.publish(depth))

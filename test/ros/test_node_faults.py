@@ -1,12 +1,10 @@
 """Bad input, start-up faults and runtime changes of grasp_detector, over real DDS."""
 
-import signal
 import subprocess
 import sys
 
 import numpy as np
 import pytest
-import rclpy
 import torch
 from builtin_interfaces.msg import Time
 from std_msgs.msg import Header
@@ -16,37 +14,9 @@ from grasp_seg_ros.nets import get_model
 from grasp_seg_ros.nets.weights import ModelMetadata, save_weights
 from grasp_seg_ros.ros import conversions as conv
 from helpers import box_scene, nearest_surface_model
-from node_harness import INTR, Client, start_detector, stop
-from test_detector_node import _set
+from node_harness import INTR, set_parameter, start_detector, stop
 
 START_TIMEOUT_S = 90.0
-
-
-@pytest.fixture(scope="module", autouse=True)
-def ros():
-    rclpy.init()
-    yield
-    rclpy.shutdown()
-
-
-@pytest.fixture(scope="module")
-def model(tmp_path_factory):
-    return nearest_surface_model(tmp_path_factory.mktemp("model") / "nearest.safetensors")
-
-
-@pytest.fixture
-def client():
-    c = Client()
-    yield c
-    c.close()
-
-
-@pytest.fixture
-def detector(model, tmp_path):
-    log = tmp_path / "grasp_detector.log"
-    proc = start_detector(model, log)
-    yield proc, log
-    stop(proc, signal.SIGKILL if proc.poll() is None else signal.SIGINT)
 
 
 def stamp(sec: int) -> Time:
@@ -184,7 +154,7 @@ def test_model_is_switched_at_runtime(detector, client, tmp_path):
     with torch.no_grad():
         net.heads.heads[3].bias[0] = 0.4  # width 60 px instead of 30
     save_weights(wider, net, meta)
-    assert _set(client, "model", str(wider)).successful
+    assert set_parameter(client, "model", str(wider)).successful
     client.received["vector"].clear()
     assert client.spin_until(lambda: client.received["vector"], 30.0,
                              publish=lambda: client.publish(good))
@@ -229,7 +199,7 @@ def test_cuda_without_gpu_fails_or_falls_back(model, tmp_path, client):
     log = tmp_path / "fallback.log"
     proc = start_detector(model, log, "-p", "allow_cpu_fallback:=true")
     try:
-        _set(client, "device", "cuda")  # at runtime, too, the fallback applies
+        set_parameter(client, "device", "cuda")  # at runtime, too, the fallback applies
         good = box_scene()
         assert client.spin_until(lambda: client.received["pose"], START_TIMEOUT_S,
                                  publish=lambda: client.publish(good))
