@@ -9,7 +9,9 @@ DEMO_ARGS ?=
 
 .PHONY: demo test lint clean
 
-$(STAMP): requirements.txt requirements-ros-wheels.txt requirements-dev.txt setup.py package.xml
+$(STAMP): requirements.txt requirements-ros-wheels.txt requirements-dev.txt setup.py package.xml \
+		scripts/install-system-deps.sh
+	sh scripts/install-system-deps.sh
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements.txt -r requirements-ros-wheels.txt \

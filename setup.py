@@ -30,6 +30,7 @@ setup(
         "console_scripts": [
             "grasp_detector = grasp_seg_ros.ros.detector_node:main",
             "sim_camera = grasp_seg_ros.ros.sim_camera_node:main",
+            "realsense_camera = grasp_seg_ros.ros.realsense_node:main",
             "grasp-seg = grasp_seg_ros.cli:main",
         ],
     },

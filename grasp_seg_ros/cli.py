@@ -52,6 +52,9 @@ DELEGATED: dict[str, tuple[str, str]] = {
     "sim-eval": ("grasp_seg_ros.sim.evaluation", "simulated grasp trials of a model"),
     "soak": ("grasp_seg_ros.ros.soak", "drive grasp_detector at a fixed rate for long"),
     "export": ("grasp_seg_ros.inference.onnx_backend", "export a model to ONNX"),
+    "realsense-camera": ("grasp_seg_ros.ros.realsense_node",
+                         "run the realsense_camera node (pyrealsense2) [--ros-args ...]"),
+    "realsense": ("grasp_seg_ros.realsense.cli", "list, record, synthesise, inspect recordings"),
 }
 
 

@@ -4,6 +4,12 @@
         [depth_topic:=/camera/camera/depth/image_rect_raw]
         [camera_info_topic:=/camera/camera/depth/camera_info] [namespace:=]
         [params_file:=<share>/config/detect.yaml]
+        [camera:=none | realsense | sim] [serial_no:=] [playback_file:=]
+        [camera_params_file:=<share>/config/realsense.yaml]
+
+camera:=none (default) expects a running driver (realsense2_camera) on depth_topic;
+camera:=realsense starts this package's realsense_camera node (pyrealsense2) on a live camera,
+or on a recording with playback_file:=F.db3; camera:=sim starts the simulated camera.
 """
 
 import os
@@ -12,7 +18,7 @@ from ament_index_python.packages import get_package_share_directory
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument
 from launch.conditions import IfCondition
-from launch.substitutions import LaunchConfiguration
+from launch.substitutions import LaunchConfiguration, PythonExpression
 from launch_ros.actions import Node
 
 
@@ -33,7 +39,40 @@ def generate_launch_description():
         DeclareLaunchArgument("namespace", default_value="", description="node namespace"),
         DeclareLaunchArgument("rviz", default_value="false",
                               description="start rviz2 with config/detect.rviz"),
+        DeclareLaunchArgument("camera", default_value="none",
+                              choices=["none", "realsense", "sim"],
+                              description="none: use a running driver; realsense: start "
+                                          "realsense_camera (pyrealsense2); sim: sim_camera"),
+        DeclareLaunchArgument("serial_no", default_value="",
+                              description="camera:=realsense: serial number (empty = any)"),
+        DeclareLaunchArgument("playback_file", default_value="",
+                              description="camera:=realsense: play this recording"),
+        DeclareLaunchArgument("camera_params_file",
+                              default_value=os.path.join(share, "config", "realsense.yaml"),
+                              description="camera:=realsense: node parameters (YAML)"),
     ]
+
+    def camera_is(value):
+        return IfCondition(PythonExpression(
+            ["'", LaunchConfiguration("camera"), f"' == '{value}'"]))
+
+    realsense = Node(
+        package="grasp_seg_ros",
+        executable="realsense_camera",
+        name="realsense_camera",
+        output="screen",
+        parameters=[LaunchConfiguration("camera_params_file"),
+                    {"serial_no": LaunchConfiguration("serial_no"),
+                     "playback_file": LaunchConfiguration("playback_file")}],
+        condition=camera_is("realsense"),
+    )
+    sim = Node(
+        package="grasp_seg_ros",
+        executable="sim_camera",
+        name="sim_camera",
+        output="screen",
+        condition=camera_is("sim"),
+    )
     detector = Node(
         package="grasp_seg_ros",
         executable="grasp_detector",
@@ -53,4 +92,4 @@ def generate_launch_description():
         arguments=["-d", os.path.join(share, "config", "detect.rviz")],
         condition=IfCondition(LaunchConfiguration("rviz")),
     )
-    return LaunchDescription([*args, detector, rviz])
+    return LaunchDescription([*args, realsense, sim, detector, rviz])

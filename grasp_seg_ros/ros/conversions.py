@@ -7,6 +7,8 @@ two producing the same messages.
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import numpy as np
 from geometry_msgs.msg import Point, Pose, PoseArray, PoseStamped, Quaternion
 from sensor_msgs.msg import CameraInfo, Image
@@ -79,10 +81,12 @@ def camera_info_to_intrinsics(msg: CameraInfo) -> CameraIntrinsics:
     return CameraIntrinsics.from_k(list(msg.k), width=msg.width, height=msg.height)
 
 
-def intrinsics_to_camera_info(intr: CameraIntrinsics, header: Header) -> CameraInfo:
-    """Pinhole intrinsics -> CameraInfo without distortion (plumb_bob, zero coefficients)."""
+def intrinsics_to_camera_info(intr: CameraIntrinsics, header: Header, *,
+                              distortion_model: str = "plumb_bob",
+                              d: Sequence[float] = (0.0, 0.0, 0.0, 0.0, 0.0)) -> CameraInfo:
+    """Pinhole intrinsics (and a distortion model, none by default) -> CameraInfo."""
     return CameraInfo(header=header, width=intr.width, height=intr.height,
-                      distortion_model="plumb_bob", d=[0.0] * 5,
+                      distortion_model=distortion_model, d=[float(v) for v in d],
                       k=[intr.fx, 0.0, intr.cx, 0.0, intr.fy, intr.cy, 0.0, 0.0, 1.0],
                       r=[1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0],
                       p=[intr.fx, 0.0, intr.cx, 0.0, 0.0, intr.fy, intr.cy, 0.0,

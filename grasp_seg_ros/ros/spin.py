@@ -4,6 +4,7 @@ rclpy's own signal handler shuts the context down at once, under a worker thread
 publishing. Here SIGINT and SIGTERM instead end spin() in the main thread; the node then
 stops its workers (destroy_node) before the context goes away. Start-up errors of this
 package (bad model file, bad parameter) end the process with a message and exit code 1.
+A node whose ``finished`` attribute turns true ends the process with its ``exit_code`` (0).
 """
 
 from __future__ import annotations
@@ -40,7 +41,8 @@ def run_node(name: str, factory: Callable[[], Node], args: list[str] | None = No
         node = factory()
         # short slices: Python runs signal handlers only between bytecodes, not inside a
         # wait in C, so an endless spin() would never see SIGINT/SIGTERM
-        while rclpy.ok():
+        # a node that has nothing more to do (a recording played to its end) sets `finished`
+        while rclpy.ok() and not getattr(node, "finished", False):
             rclpy.spin_once(node, timeout_sec=0.1)
     except (GraspSegError, ParameterException, ValueError) as exc:
         if node is not None:
@@ -49,6 +51,9 @@ def run_node(name: str, factory: Callable[[], Node], args: list[str] | None = No
         return 1
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
+    else:
+        if node is not None:
+            return int(getattr(node, "exit_code", 0))
     finally:
         if node is not None:
             node.destroy_node()

@@ -75,7 +75,8 @@ def test_detect_launch_arguments():
     args = {kw(c, "default_value") and c.args[0].value
             for c in launch_calls(path, "DeclareLaunchArgument")}
     assert {"model", "device", "params_file", "depth_topic", "camera_info_topic",
-            "namespace", "rviz"} <= args
+            "namespace", "rviz", "camera", "serial_no", "playback_file",
+            "camera_params_file"} <= args
     text = path.read_text()
     assert '"/camera/camera/depth/image_rect_raw"' in text
     assert '("depth/image_raw", LaunchConfiguration("depth_topic"))' in text
@@ -91,6 +92,16 @@ def test_params_file_matches_declared_parameters():
         assert value == spec.default, f"{name}: config {value} != code default {spec.default}"
         if spec.range is not None:
             assert spec.range[0] <= value <= spec.range[1], name
+
+
+def test_realsense_params_file_matches_declared_parameters():
+    config = yaml.safe_load((ROOT / "config" / "realsense.yaml").read_text())
+    params = config["/**/realsense_camera"]["ros__parameters"]
+    source = (ROOT / "grasp_seg_ros" / "ros" / "realsense_node.py").read_text()
+    declared = dict(re.findall(r'dp\("([^"]+)", ([^,]+),', source))
+    assert set(params) == set(declared)
+    for name, value in params.items():
+        assert type(value) is type(ast.literal_eval(declared[name])), name
 
 
 def test_setup_installs_launch_config_and_models():
