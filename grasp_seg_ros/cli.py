@@ -3,12 +3,15 @@
     grasp-seg demo       simulated camera -> grasp_detector -> grasps printed, overlays saved
     grasp-seg detect     run the grasp_detector node (same as the grasp_detector executable)
     grasp-seg sim-camera run the simulated depth camera node
-    grasp-seg train      train a network on simulator samples (bootstrap recipe)
-    grasp-seg evaluate   rectangle metric of a model on held-out simulated scenes
+    grasp-seg train      train a network from a YAML recipe (config/train/*.yaml)
+    grasp-seg train-sim  train on samples rendered on the fly (the bootstrap recipe)
+    grasp-seg evaluate   rectangle metric of a model on a dataset or held-out simulated scenes
     grasp-seg bench      per-stage detector latency (median/p95) per torch thread count
     grasp-seg dataset    generate a synthetic Jacquard-format dataset (grasps by trial)
     grasp-seg sim-eval   simulated grasp trials of a model or the no-network baseline
     grasp-seg soak       drive grasp_detector at 30 Hz for a long time: drops, latency, memory
+    grasp-seg realsense-camera  run the realsense_camera node (pyrealsense2)
+    grasp-seg realsense  list cameras, record, make recordings of simulated scenes, inspect
     grasp-seg export     export a model to ONNX (with its metadata)
     grasp-seg models     list registered architectures and shipped models
 """
@@ -45,7 +48,9 @@ def _models(_: argparse.Namespace) -> int:
 DELEGATED: dict[str, tuple[str, str]] = {
     "detect": ("grasp_seg_ros.ros.detector_node", "run the grasp_detector node [--ros-args ...]"),
     "sim-camera": ("grasp_seg_ros.ros.sim_camera_node", "run the simulated depth camera"),
-    "train": ("grasp_seg_ros.training.bootstrap", "train on simulator samples"),
+    "train": ("grasp_seg_ros.training.run", "train from a YAML recipe (config/train/)"),
+    "train-sim": ("grasp_seg_ros.training.bootstrap",
+                  "train on samples rendered on the fly (bootstrap recipe)"),
     "evaluate": ("grasp_seg_ros.training.evaluate", "rectangle metric on held-out scenes"),
     "bench": ("grasp_seg_ros.inference.bench", "per-stage detector latency per thread count"),
     "dataset": ("grasp_seg_ros.sim.dataset", "generate a Jacquard-format dataset by trials"),

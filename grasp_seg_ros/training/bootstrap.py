@@ -1,6 +1,6 @@
 """Train a network on simulator samples and write its weight file with metadata.
 
-    grasp-seg train --arch ggcnn --scenes 1600 --val-scenes 160 --epochs 5 \
+    grasp-seg train-sim --arch ggcnn --scenes 1600 --val-scenes 160 --epochs 5 \
         --out models/ggcnn.safetensors
 """
 
@@ -42,7 +42,7 @@ def git_commit() -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(prog="grasp-seg train", description=__doc__,
+    p = argparse.ArgumentParser(prog="grasp-seg train-sim", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--arch", default="ggcnn")
     p.add_argument("--scenes", type=int, default=2000)
@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> None:
                   "optimiser": "adam, cosine schedule", "augmentation": "horizontal flip",
                   "data_seconds": round(t_data, 1), "total_seconds": round(t_total, 1),
                   "git_commit": git_commit(),
-                  "command": "grasp-seg train "
+                  "command": "grasp-seg train-sim "
                              f"--arch {args.arch} --scenes {args.scenes} "
                              f"--val-scenes {args.val_scenes} --epochs {args.epochs} "
                              f"--out {args.out}"},

@@ -1,0 +1,64 @@
+"""The rectangle metric of a model on a dataset (the same decoding as the node).
+
+A prediction is correct when its rectangle has IoU > 0.25 with some ground-truth rectangle and
+their angles differ by less than 30 degrees (core.metrics). Top-k: any of the k best peaks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from grasp_seg_ros.core.errors import NoGraspFound
+from grasp_seg_ros.core.grasp import DecodeParams, Grasp2D, detect_grasps, filter_maps
+from grasp_seg_ros.core.metrics import grasp_rectangle, is_correct
+from grasp_seg_ros.training.datasets import GraspDataset
+
+# the metric ranks peaks: every peak counts, whatever its quality
+METRIC_DECODE = DecodeParams(quality_threshold=-np.inf)
+
+
+def predict_grasps(raw: np.ndarray, dataset: GraspDataset, top_k: int,
+                   params: DecodeParams = METRIC_DECODE) -> list[Grasp2D]:
+    maps = filter_maps(raw[0], raw[1], raw[2], raw[3], dataset.config.scaling, params)
+    try:
+        return detect_grasps(maps, replace(params, top_k=top_k))
+    except NoGraspFound:
+        return []
+
+
+@torch.no_grad()
+def rectangle_metric(model: torch.nn.Module, dataset: GraspDataset, *,
+                     top_k: tuple[int, ...] = (1, 5), batch_size: int = 8,
+                     device: torch.device | str = "cpu", progress: bool = True) -> dict:
+    """Accuracy at each k in top_k over the dataset (augmentation off)."""
+    if dataset.augmentation is not None:
+        raise ValueError("evaluate on a dataset without augmentation")
+    model.eval()
+    kmax = max(top_k)
+    correct = {k: 0 for k in top_k}
+    no_label = 0
+    indices = range(len(dataset))
+    bar = tqdm(range(0, len(dataset), batch_size), desc="rectangle metric",
+               disable=not progress, leave=False)
+    for start in bar:
+        batch = [dataset.example(i) for i in indices[start:start + batch_size]]
+        x = torch.from_numpy(np.stack([b[0] for b in batch])).to(device)
+        raw = model(x)["out"].float().cpu().numpy()
+        for (_, _, truth), maps in zip(batch, raw):
+            if not truth:
+                no_label += 1
+                continue
+            grasps = predict_grasps(maps, dataset, kmax)
+            hits = [is_correct(grasp_rectangle(g), truth) for g in grasps]
+            for k in top_k:
+                correct[k] += any(hits[:k])
+    n = len(dataset) - no_label
+    out = {"samples": n, "without_labels": no_label}
+    for k in top_k:
+        out[f"top{k}_correct"] = correct[k]
+        out[f"top{k}_accuracy"] = correct[k] / n if n else float("nan")
+    return out

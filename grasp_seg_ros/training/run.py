@@ -1,0 +1,450 @@
+"""Train a grasp network from a YAML recipe: one command per run, everything recorded.
+
+    grasp-seg train --recipe config/train/ggcnn_synthetic.yaml [--set train.epochs=5 ...]
+    torchrun --nproc_per_node 2 -m grasp_seg_ros.training.run --recipe ...   (several
+                                           processes/GPUs/machines: DistributedDataParallel)
+
+The run folder (``out`` in the recipe, or --out) receives: recipe.yaml (the resolved recipe and
+the git commit), checkpoint.pt (every epoch; a rerun resumes from it), metrics.csv, TensorBoard
+events (when tensorboard is installed), losses.png, predictions/epoch_NNN.png (fixed validation
+images), model.safetensors with its metadata and model.md (the model card), metrics.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import csv
+import json
+import logging
+import math
+import os
+import subprocess
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.distributed as dist
+import yaml
+from tqdm import tqdm
+
+from grasp_seg_ros.nets import get_model
+from grasp_seg_ros.nets.weights import ModelMetadata, save_weights
+from grasp_seg_ros.training.datasets import (Augmentation, GraspDataset, SampleConfig,
+                                             load_samples, split_samples)
+from grasp_seg_ros.training.losses import grasp_map_losses, total_loss
+from grasp_seg_ros.training.metric import rectangle_metric
+from grasp_seg_ros.training.model_card import write_model_card
+
+LOG = logging.getLogger("grasp_seg_ros.train")
+
+DEFAULT_RECIPE: dict[str, Any] = {
+    "name": "run",
+    "description": "",
+    "out": "runs/run",
+    "model": {"arch": "ggcnn", "kwargs": {}},
+    "data": {"kind": "synthetic", "train": "data/synthetic/train", "val": None,
+             "test": None, "depth": "stereo", "split": "image", "val_fraction": 0.1,
+             "object_map": None, "crop_size_px": 300, "centre_on_grasps": False,
+             "max_samples": None},
+    "augmentation": asdict(Augmentation()),
+    "train": {"epochs": 10, "batch_size": 8, "optimizer": "adam", "lr": 1e-3,
+              "momentum": 0.9, "weight_decay": 0.0, "schedule": "cosine", "poly_power": 0.9,
+              "seed": 0, "num_workers": 0, "max_steps_per_epoch": None, "threads": 0},
+    "eval": {"top_k": [1, 5], "plot_images": 4},
+}
+
+
+def merge(base: dict, update: dict) -> dict:
+    out = copy.deepcopy(base)
+    for k, v in update.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = merge(out[k], v)
+        else:
+            out[k] = v
+    return out
+
+
+def apply_sets(recipe: dict, sets: list[str]) -> dict:
+    """--set a.b=value (value parsed as YAML) overrides."""
+    for item in sets:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ValueError(f"--set expects key=value, got {item!r}")
+        node = recipe
+        parts = key.split(".")
+        for p in parts[:-1]:
+            node = node.setdefault(p, {})
+        node[parts[-1]] = yaml.safe_load(value)
+    return recipe
+
+
+def load_recipe(path: Path | None, sets: list[str] = ()) -> dict:
+    recipe = copy.deepcopy(DEFAULT_RECIPE)
+    if path is not None:
+        loaded = yaml.safe_load(Path(path).read_text()) or {}
+        unknown = set(loaded) - set(DEFAULT_RECIPE)
+        if unknown:
+            raise ValueError(f"{path}: unknown recipe keys {sorted(unknown)}")
+        recipe = merge(recipe, loaded)
+    recipe = apply_sets(recipe, list(sets))
+    for section in ("data", "train", "eval"):
+        unknown = set(recipe[section]) - set(DEFAULT_RECIPE[section])
+        if unknown:
+            raise ValueError(f"unknown keys in '{section}': {sorted(unknown)}")
+    if recipe["augmentation"] is not None:
+        Augmentation(**{k: tuple(v) if isinstance(v, list) else v
+                        for k, v in recipe["augmentation"].items()})  # validates the keys
+    return recipe
+
+
+def git_commit() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
+                              cwd=Path(__file__).parent, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def _expand(path: str | None) -> Path | None:
+    return Path(os.path.expandvars(os.path.expanduser(path))) if path else None
+
+
+def build_datasets(recipe: dict) -> tuple[GraspDataset, GraspDataset, GraspDataset | None]:
+    d = recipe["data"]
+    kwargs = {"depth": d["depth"]} if d["kind"] != "cornell" else \
+        {"object_map": _expand(d["object_map"])}
+    train = load_samples(d["kind"], _expand(d["train"]), **kwargs)
+    if d["max_samples"]:
+        train = train[:int(d["max_samples"])]
+    if d["val"]:
+        val = load_samples(d["kind"], _expand(d["val"]), **kwargs)
+    else:
+        train, val = split_samples(train, how=d["split"], test_fraction=d["val_fraction"],
+                                   seed=recipe["train"]["seed"])
+    test = load_samples(d["kind"], _expand(d["test"]), **kwargs) if d["test"] else None
+    config = SampleConfig(crop_size_px=d["crop_size_px"],
+                          centre_on_grasps=d["centre_on_grasps"])
+    aug = recipe["augmentation"]
+    augmentation = None if aug is None else Augmentation(
+        **{k: tuple(v) if isinstance(v, list) else v for k, v in aug.items()})
+    return (GraspDataset(train, config, augmentation, seed=recipe["train"]["seed"]),
+            GraspDataset(val, config),
+            GraspDataset(test, config) if test is not None else None)
+
+
+def make_optimizer(model: torch.nn.Module, t: dict) -> torch.optim.Optimizer:
+    if t["optimizer"] == "adam":
+        return torch.optim.Adam(model.parameters(), lr=t["lr"], weight_decay=t["weight_decay"])
+    if t["optimizer"] == "sgd":
+        return torch.optim.SGD(model.parameters(), lr=t["lr"], momentum=t["momentum"],
+                               weight_decay=t["weight_decay"])
+    raise ValueError(f"optimizer must be adam or sgd, got {t['optimizer']!r}")
+
+
+def make_schedule(opt, t: dict, total_steps: int):
+    if t["schedule"] == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(1, total_steps))
+    if t["schedule"] == "poly":
+        return torch.optim.lr_scheduler.PolynomialLR(opt, total_iters=max(1, total_steps),
+                                                     power=t["poly_power"])
+    raise ValueError(f"schedule must be cosine or poly, got {t['schedule']!r}")
+
+
+class Distributed:
+    """torchrun's environment (RANK, WORLD_SIZE, LOCAL_RANK) or a single process."""
+
+    def __init__(self) -> None:
+        self.world = int(os.environ.get("WORLD_SIZE", "1"))
+        self.rank = int(os.environ.get("RANK", "0"))
+        self.local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+        self.enabled = self.world > 1
+        if torch.cuda.is_available():
+            self.device = torch.device("cuda", self.local_rank)
+            torch.cuda.set_device(self.device)
+        else:
+            self.device = torch.device("cpu")
+        if self.enabled:
+            dist.init_process_group("nccl" if self.device.type == "cuda" else "gloo")
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+    def mean(self, values: dict[str, float]) -> dict[str, float]:
+        if not self.enabled:
+            return values
+        keys = sorted(values)
+        t = torch.tensor([values[k] for k in keys], dtype=torch.float64)
+        dist.all_reduce(t)
+        return {k: float(v) / self.world for k, v in zip(keys, t)}
+
+    def barrier(self) -> None:
+        if self.enabled:
+            dist.barrier()
+
+    def close(self) -> None:
+        if self.enabled:
+            dist.destroy_process_group()
+
+
+def plot_losses(history: list[dict], path: Path) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    epochs = [h["epoch"] for h in history]
+    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 4))
+    a.plot(epochs, [h["loss"] for h in history], "o-", label="train")
+    a.plot(epochs, [h["val_loss"] for h in history], "s-", label="validation")
+    a.set_xlabel("epoch")
+    a.set_ylabel("loss (sum of map MSEs)")
+    a.legend()
+    a.grid(alpha=0.3)
+    for key in sorted(k for k in history[-1] if k.startswith("val_top") and
+                      k.endswith("accuracy")):
+        b.plot(epochs, [100 * h[key] for h in history], "o-", label=key[4:])
+    b.set_xlabel("epoch")
+    b.set_ylabel("rectangle metric on validation (%)")
+    b.set_ylim(0, 100)
+    b.legend()
+    b.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+@torch.no_grad()
+def plot_predictions(model, dataset: GraspDataset, indices: list[int], path: Path,
+                     device) -> None:
+    """Rows: fixed validation images; columns: input, target quality, predicted quality and
+    angle, with the best predicted grasp (red) and the labels (green) drawn on the input."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from grasp_seg_ros.core.grasp import angle_from_cos_sin
+    from grasp_seg_ros.core.metrics import grasp_rectangle
+    from grasp_seg_ros.training.metric import predict_grasps
+    model.eval()
+    fig, axes = plt.subplots(len(indices), 4, figsize=(12, 3 * len(indices)), squeeze=False)
+    for row, idx in enumerate(indices):
+        x, y, rects = dataset.example(idx)
+        raw = model(torch.from_numpy(x[None]).to(device))["out"][0].float().cpu().numpy()
+        ax = axes[row]
+        ax[0].imshow(x[0], cmap="gray_r")
+        for r in rects[:20]:
+            c = r.corners()
+            ax[0].plot(*np.vstack([c, c[:1]])[:, ::-1].T, "g-", lw=0.6)
+        for g in predict_grasps(raw, dataset, 1):
+            c = grasp_rectangle(g).corners()
+            ax[0].plot(*np.vstack([c, c[:1]])[:, ::-1].T, "r-", lw=1.5)
+        ax[1].imshow(y[0], vmin=0, vmax=1, cmap="viridis")
+        ax[2].imshow(raw[0], vmin=0, vmax=1, cmap="viridis")
+        ax[3].imshow(angle_from_cos_sin(raw[1], raw[2]), vmin=-np.pi / 2, vmax=np.pi / 2,
+                     cmap="hsv")
+        for a, title in zip(ax, ("input + labels (green), best grasp (red)", "target quality",
+                                 "predicted quality", "predicted angle")):
+            a.set_title(title if row == 0 else "", fontsize=9)
+            a.axis("off")
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+
+
+def train(recipe: dict, out: Path) -> dict:
+    ddp = Distributed()
+    t = recipe["train"]
+    if t["threads"]:
+        torch.set_num_threads(int(t["threads"]))
+    torch.manual_seed(t["seed"])
+    train_set, val_set, test_set = build_datasets(recipe)
+    model = get_model(recipe["model"]["arch"], **recipe["model"]["kwargs"]).to(ddp.device)
+    net = model
+    if ddp.enabled:
+        net = torch.nn.parallel.DistributedDataParallel(
+            model, device_ids=[ddp.local_rank] if ddp.device.type == "cuda" else None)
+    sampler = torch.utils.data.DistributedSampler(
+        train_set, num_replicas=ddp.world, rank=ddp.rank, shuffle=True, seed=t["seed"],
+        drop_last=True) if ddp.enabled else None
+    loader = torch.utils.data.DataLoader(
+        train_set, batch_size=t["batch_size"], shuffle=sampler is None, sampler=sampler,
+        num_workers=t["num_workers"], drop_last=True,
+        generator=torch.Generator().manual_seed(t["seed"]) if sampler is None else None,
+        pin_memory=ddp.device.type == "cuda", persistent_workers=False)
+    steps = len(loader) if not t["max_steps_per_epoch"] else min(len(loader),
+                                                                  t["max_steps_per_epoch"])
+    if steps == 0:
+        raise ValueError(f"{len(train_set)} training samples make no batch of "
+                         f"{t['batch_size']} (per process)")
+    opt = make_optimizer(model, t)
+    sched = make_schedule(opt, t, t["epochs"] * steps)
+    out.mkdir(parents=True, exist_ok=True)
+    ckpt = out / "checkpoint.pt"
+    history: list[dict] = []
+    start_epoch = 0
+    if ckpt.is_file():
+        state = torch.load(ckpt, map_location=ddp.device, weights_only=True)
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        sched.load_state_dict(state["scheduler"])
+        start_epoch, history = int(state["epoch"]), list(state["history"])
+        torch.set_rng_state(state["torch_rng"])
+        LOG.info("resumed from %s after epoch %d", ckpt, start_epoch)
+    writer = None
+    if ddp.main:
+        (out / "recipe.yaml").write_text(yaml.safe_dump(
+            {**recipe, "git_commit": git_commit(), "world_size": ddp.world}, sort_keys=False))
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+            writer = SummaryWriter(str(out / "tensorboard"))
+        except ImportError:
+            LOG.info("tensorboard is not installed: CSV and PNG logs only")
+        (out / "predictions").mkdir(exist_ok=True)
+        LOG.info("training %s on %d samples (%d validation), %d steps/epoch x %d epochs, "
+                 "%d process(es)", recipe["model"]["arch"], len(train_set), len(val_set),
+                 steps, t["epochs"], ddp.world)
+    plot_idx = list(range(min(recipe["eval"]["plot_images"], len(val_set))))
+    t_start = time.perf_counter()
+    for epoch in range(start_epoch, t["epochs"]):
+        net.train()
+        train_set.epoch = epoch
+        if sampler is not None:
+            sampler.set_epoch(epoch)
+        if sampler is None:
+            loader.generator.manual_seed(t["seed"] * 1000 + epoch)
+        sums: dict[str, float] = {}
+        t0 = time.perf_counter()
+        bar = tqdm(total=steps, desc=f"epoch {epoch + 1}/{t['epochs']}", leave=False,
+                   disable=not ddp.main)
+        for step, (x, y, _) in enumerate(loader):
+            if step >= steps:
+                break
+            x, y = x.to(ddp.device, non_blocking=True), y.to(ddp.device, non_blocking=True)
+            losses = grasp_map_losses(net(x)["out"], y)
+            loss = total_loss(losses)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            for k, v in losses.items():
+                sums[k] = sums.get(k, 0.0) + v.item()
+            bar.update()
+            bar.set_postfix(loss=f"{loss.item():.4f}")
+        bar.close()
+        record = ddp.mean({k: v / steps for k, v in sums.items()})
+        record["loss"] = sum(record.values())
+        record["epoch"] = epoch + 1
+        record["lr"] = opt.param_groups[0]["lr"]
+        record["seconds"] = time.perf_counter() - t0
+        if ddp.main:
+            val_losses = validation_loss(model, val_set, ddp.device)
+            record["val_loss"] = val_losses
+            metric = rectangle_metric(model, val_set, top_k=tuple(recipe["eval"]["top_k"]),
+                                      device=ddp.device)
+            record.update({f"val_{k}": v for k, v in metric.items() if "accuracy" in k})
+            history.append(record)
+            LOG.info("epoch %d: %s", epoch + 1, ", ".join(
+                f"{k}={v:.4f}" for k, v in record.items() if k != "epoch"))
+            write_csv(out / "metrics.csv", history)
+            if writer is not None:
+                for k, v in record.items():
+                    if k != "epoch":
+                        writer.add_scalar(k, v, epoch + 1)
+                writer.flush()
+            plot_losses(history, out / "losses.png")
+            plot_predictions(model, val_set, plot_idx,
+                             out / "predictions" / f"epoch_{epoch + 1:03d}.png", ddp.device)
+            torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(),
+                        "scheduler": sched.state_dict(), "epoch": epoch + 1,
+                        "history": history, "torch_rng": torch.get_rng_state()}, ckpt)
+        ddp.barrier()
+    result = {}
+    if ddp.main:
+        result = finish(recipe, out, model, history, test_set, ddp,
+                        time.perf_counter() - t_start, len(train_set), len(val_set))
+    ddp.barrier()
+    ddp.close()
+    return result
+
+
+@torch.no_grad()
+def validation_loss(model, dataset: GraspDataset, device, batch_size: int = 8) -> float:
+    model.eval()
+    total, n = 0.0, 0
+    for start in range(0, len(dataset), batch_size):
+        batch = [dataset.example(i) for i in range(start, min(len(dataset), start + batch_size))]
+        x = torch.from_numpy(np.stack([b[0] for b in batch])).to(device)
+        y = torch.from_numpy(np.stack([b[1] for b in batch])).to(device)
+        total += float(total_loss(grasp_map_losses(model(x)["out"], y))) * len(batch)
+        n += len(batch)
+    return total / max(n, 1)
+
+
+def write_csv(path: Path, history: list[dict]) -> None:
+    keys = list(dict.fromkeys(k for h in history for k in h))
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=keys)
+        w.writeheader()
+        w.writerows(history)
+
+
+def finish(recipe, out, model, history, test_set, ddp, seconds, n_train, n_val) -> dict:
+    metrics: dict[str, Any] = {}
+    if history:
+        last = history[-1]
+        metrics.update({k: round(v, 5) for k, v in last.items()
+                        if k.startswith("val_") and isinstance(v, float)})
+    if test_set is not None:
+        test = rectangle_metric(model, test_set, top_k=tuple(recipe["eval"]["top_k"]),
+                                device=ddp.device)
+        metrics["test"] = {k: (round(v, 4) if isinstance(v, float) else v)
+                           for k, v in test.items()}
+        metrics["test"]["data"] = recipe["data"]["test"]
+    sample_cfg = test_set.config if test_set is not None else SampleConfig()
+    command = f"grasp-seg train --recipe {recipe.get('_recipe_path', '<recipe>')}"
+    meta = ModelMetadata(
+        architecture=recipe["model"]["arch"], arch_kwargs=recipe["model"]["kwargs"],
+        normalisation=sample_cfg.normalisation, scaling=sample_cfg.scaling,
+        training={"recipe": recipe["name"], "data_kind": recipe["data"]["kind"],
+                  "train_data": recipe["data"]["train"], "depth": recipe["data"]["depth"],
+                  "train_samples": n_train, "val_samples": n_val,
+                  "epochs": len(history), "batch_size": recipe["train"]["batch_size"],
+                  "optimiser": f"{recipe['train']['optimizer']} lr {recipe['train']['lr']}, "
+                               f"{recipe['train']['schedule']} schedule",
+                  "augmentation": "none" if recipe["augmentation"] is None else
+                  ", ".join(f"{k}={v}" for k, v in recipe["augmentation"].items()),
+                  "processes": ddp.world, "device": str(ddp.device),
+                  "train_seconds": round(seconds, 1), "git_commit": git_commit(),
+                  "command": command},
+        metrics=metrics, description=recipe["description"] or recipe["name"])
+    weights = save_weights(out / "model.safetensors", model.cpu(), meta)
+    write_model_card(weights)
+    (out / "metrics.json").write_text(json.dumps({"history": history, "final": metrics},
+                                                 indent=2, default=float))
+    LOG.info("wrote %s (%s)", weights, json.dumps(metrics, default=float))
+    return metrics
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="grasp-seg train", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--recipe", type=Path, help="YAML recipe (config/train/*.yaml)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a recipe value, e.g. train.epochs=3 (repeatable)")
+    p.add_argument("--out", type=Path, help="run folder (default: the recipe's out)")
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO,
+                        format="%(asctime)s %(name)s[%(process)d]: %(message)s")
+    recipe = load_recipe(args.recipe, args.set)
+    recipe["_recipe_path"] = str(args.recipe) if args.recipe else "<defaults>"
+    out = args.out or _expand(recipe["out"])
+    if not math.isfinite(float(recipe["train"]["lr"])):
+        raise ValueError("train.lr must be finite")
+    train(recipe, out)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

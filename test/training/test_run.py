@@ -1,0 +1,164 @@
+"""Recipe runs end to end on a tiny dataset: outputs, exact resume, two processes, metric."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from grasp_seg_ros.nets.weights import load_weights, read_metadata
+from grasp_seg_ros.training.datasets import GraspDataset, load_samples
+from grasp_seg_ros.training.metric import rectangle_metric
+from grasp_seg_ros.training.run import load_recipe, train
+from tiny_data import make_jacquard
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    root = tmp_path_factory.mktemp("tiny")
+    make_jacquard(root / "train", 8, seed=0)
+    make_jacquard(root / "test", 3, seed=1)
+    return root
+
+
+def tiny_recipe(data, **train):
+    sets = [f"data.train={data / 'train'}", f"data.test={data / 'test'}",
+            "data.val_fraction=0.25", "train.batch_size=2", "train.epochs=2",
+            "train.max_steps_per_epoch=2", "train.threads=1", "eval.plot_images=1"]
+    sets += [f"train.{k}={v}" for k, v in train.items()]
+    return load_recipe(ROOT / "config" / "train" / "ggcnn_synthetic.yaml", sets)
+
+
+def test_shipped_recipes_load():
+    for path in sorted((ROOT / "config" / "train").glob("*.yaml")):
+        recipe = load_recipe(path)
+        assert recipe["model"]["arch"] in ("ggcnn", "ggcnn2"), path
+
+
+def test_unknown_recipe_key_is_rejected(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("train: {epochs: 1, learning_rate: 0.1}\n")
+    with pytest.raises(ValueError, match="learning_rate"):
+        load_recipe(bad)
+
+
+def test_run_writes_everything_and_resumes_exactly(data, tmp_path):
+    full = tmp_path / "full"
+    metrics = train(tiny_recipe(data), full)
+    for name in ("recipe.yaml", "metrics.csv", "losses.png", "checkpoint.pt",
+                 "model.safetensors", "model.md", "metrics.json",
+                 "predictions/epoch_001.png", "predictions/epoch_002.png"):
+        assert (full / name).is_file(), name
+    assert list((full / "tensorboard").iterdir())
+    recorded = yaml.safe_load((full / "recipe.yaml").read_text())
+    assert recorded["git_commit"] and recorded["train"]["epochs"] == 2
+    meta = read_metadata(full / "model.safetensors")
+    assert meta.training["epochs"] == 2 and "grasp-seg train --recipe" in \
+        meta.training["command"]
+    assert "test" in metrics and metrics["test"]["samples"] == 3
+    assert "top1_accuracy" in (full / "model.md").read_text()
+    history = json.loads((full / "metrics.json").read_text())["history"]
+    assert [h["epoch"] for h in history] == [1, 2]
+
+    # the same run in two slices: one epoch, then a resume from the checkpoint
+    sliced = tmp_path / "sliced"
+    train(_one_epoch_then_stop(data, sliced), sliced)
+    a, _ = load_weights(full / "model.safetensors")
+    b, _ = load_weights(sliced / "model.safetensors")
+    for (name, pa), pb in zip(a.state_dict().items(), b.state_dict().values()):
+        assert torch.equal(pa, pb), name
+
+
+def _one_epoch_then_stop(data, out):
+    """Run epoch 1 of a 2-epoch schedule and stop, as a run killed after its first epoch
+    (the barrier at the end of each epoch raises the first time); returns the recipe."""
+    recipe = tiny_recipe(data)
+    from grasp_seg_ros.training import run as run_module
+    original = run_module.Distributed.barrier
+    calls = {"n": 0}
+
+    class Stop(Exception):
+        pass
+
+    def barrier(self):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise Stop
+        return original(self)
+
+    run_module.Distributed.barrier = barrier
+    try:
+        with pytest.raises(Stop):
+            train(recipe, out)
+    finally:
+        run_module.Distributed.barrier = original
+    assert (out / "checkpoint.pt").is_file() and not (out / "model.safetensors").exists()
+    return recipe
+
+
+def test_loss_falls_on_a_fixed_batch(data):
+    from grasp_seg_ros.nets import get_model
+    from grasp_seg_ros.training.losses import grasp_map_losses, total_loss
+    torch.manual_seed(0)
+    ds = GraspDataset(load_samples("synthetic", data / "train"))
+    x = torch.from_numpy(np.stack([ds.example(i)[0] for i in range(4)]))
+    y = torch.from_numpy(np.stack([ds.example(i)[1] for i in range(4)]))
+    model = get_model("ggcnn")
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    losses = []
+    for _ in range(12):
+        loss = total_loss(grasp_map_losses(model(x)["out"], y))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.7 * losses[0]
+
+
+class PerfectModel(torch.nn.Module):
+    """Answers every input with its own ground-truth maps (looked up by the input)."""
+
+    def __init__(self, ds):
+        super().__init__()
+        self.table = [(ds.example(i)[0], ds.example(i)[1]) for i in range(len(ds))]
+
+    def forward(self, x):
+        out = []
+        for xi in x.numpy():
+            target = next(t for inp, t in self.table if np.array_equal(inp, xi))
+            out.append(torch.from_numpy(target))
+        return {"out": torch.stack(out)}
+
+
+def test_metric_is_perfect_for_ground_truth_maps(data):
+    ds = GraspDataset(load_samples("synthetic", data / "test"))
+    result = rectangle_metric(PerfectModel(ds), ds, top_k=(1,), progress=False)
+    assert result["samples"] == 3 and result["top1_accuracy"] == 1.0
+
+
+def test_two_process_distributed_run(data, tmp_path):
+    out = tmp_path / "ddp"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
+           "--master_port", str(29500 + os.getpid() % 1000),
+           "-m", "grasp_seg_ros.training.run",
+           "--recipe", str(ROOT / "config" / "train" / "ggcnn_synthetic.yaml"),
+           "--set", f"data.train={data / 'train'}", "--set", "data.val_fraction=0.25",
+           "--set", "train.batch_size=2", "--set", "train.epochs=1",
+           "--set", "train.num_workers=0", "--set", "train.threads=1",
+           "--set", "eval.plot_images=1", "--out", str(out)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    recorded = yaml.safe_load((out / "recipe.yaml").read_text())
+    assert recorded["world_size"] == 2
+    meta = read_metadata(out / "model.safetensors")
+    assert meta.training["processes"] == 2
+    # 6 training images, 2 processes, batches of 2: one step each per epoch
+    assert "1 steps/epoch" in proc.stderr
