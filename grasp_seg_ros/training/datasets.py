@@ -37,8 +37,8 @@ class DepthSample:
 
     key: str
     group: str
-    load: Callable[[], tuple[np.ndarray, list[GraspRectangle]]] = field(compare=False,
-                                                                          repr=False)
+    load: Callable[[], tuple[np.ndarray, list[GraspRectangle]]] = field(
+        compare=False, repr=False)
 
 
 def _load_jacquard(depth_path: Path, grasps_path: Path):

@@ -273,8 +273,9 @@ def train(recipe: dict, out: Path) -> dict:
         num_workers=t["num_workers"], drop_last=True,
         generator=torch.Generator().manual_seed(t["seed"]) if sampler is None else None,
         pin_memory=ddp.device.type == "cuda", persistent_workers=False)
-    steps = len(loader) if not t["max_steps_per_epoch"] else min(len(loader),
-                                                                  t["max_steps_per_epoch"])
+    steps = len(loader)
+    if t["max_steps_per_epoch"]:
+        steps = min(steps, int(t["max_steps_per_epoch"]))
     if steps == 0:
         raise ValueError(f"{len(train_set)} training samples make no batch of "
                          f"{t['batch_size']} (per process)")

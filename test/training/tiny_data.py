@@ -19,8 +19,8 @@ def box_sample(rng: np.random.Generator, shape=(480, 640)):
     c0 = w // 2 - bw // 2 + int(rng.integers(-40, 40))
     depth[r0:r0 + bh, c0:c0 + bw] = 0.5
     depth[rng.random(shape) < 0.01] = np.nan
-    rects = [GraspRectangle(row=r0 + (bh - 1) / 2, col=c0 + f * (bw - 1), angle_rad=np.pi / 2 - 1e-3,
-                            opening_px=bh + 10.0, jaw_px=12.0)
+    rects = [GraspRectangle(row=r0 + (bh - 1) / 2, col=c0 + f * (bw - 1),
+                            angle_rad=np.pi / 2 - 1e-3, opening_px=bh + 10.0, jaw_px=12.0)
              for f in (0.3, 0.5, 0.7)]  # closing across the short side (vertical)
     return depth, rects, (r0, c0, bh, bw)
 
