@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
-from scipy import ndimage
 
 from grasp_seg_ros.core.errors import NoGraspFound
 
@@ -53,11 +52,31 @@ class DecodeParams:
 
 @dataclass(frozen=True)
 class GraspMaps:
-    """Filtered maps in network-map pixels."""
+    """Filtered maps in network-map pixels.
+
+    The angle is kept as filtered cos 2a and sin 2a: decoding it costs an arctan2 per pixel,
+    so it is decoded where it is read (:meth:`angle_at`), or for the whole map on request.
+    """
 
     quality: np.ndarray     #: (S, S) float32
-    angle_rad: np.ndarray   #: (S, S) float32, convention in the module docstring
+    cos2: np.ndarray        #: (S, S) float32, filtered cos 2a
+    sin2: np.ndarray        #: (S, S) float32, filtered sin 2a
     width_px: np.ndarray    #: (S, S) float32, finger opening in network-map pixels
+
+    @classmethod
+    def from_angle(cls, quality: np.ndarray, angle_rad: np.ndarray,
+                   width_px: np.ndarray) -> "GraspMaps":
+        cos2, sin2 = encode_angle(np.asarray(angle_rad, np.float32))
+        return cls(quality=quality, cos2=cos2, sin2=sin2, width_px=width_px)
+
+    def angle_at(self, row: int, col: int) -> float:
+        """The grasp angle at one pixel, convention in the module docstring."""
+        return float(angle_from_cos_sin(self.cos2[row, col], self.sin2[row, col]))
+
+    @property
+    def angle_rad(self) -> np.ndarray:
+        """(S, S) float32 angle map (decoded on every call)."""
+        return angle_from_cos_sin(self.cos2, self.sin2)
 
 
 @dataclass(frozen=True)
@@ -112,8 +131,7 @@ def filter_maps(quality: np.ndarray, cos2: np.ndarray, sin2: np.ndarray, width_r
     c = _blur(cos2, params.angle_sigma_px)
     s = _blur(sin2, params.angle_sigma_px)
     w = scaling.decode_width(_blur(width_raw, params.width_sigma_px))
-    return GraspMaps(quality=q, angle_rad=angle_from_cos_sin(c, s),
-                     width_px=np.maximum(w, 0.0))
+    return GraspMaps(quality=q, cos2=c, sin2=s, width_px=np.maximum(w, 0.0))
 
 
 def find_peaks(quality: np.ndarray, *, threshold: float, min_distance_px: int,
@@ -124,7 +142,10 @@ def find_peaks(quality: np.ndarray, *, threshold: float, min_distance_px: int,
     skimage.feature.peak_local_max.
     """
     size = 2 * max(int(min_distance_px), 0) + 1
-    local_max = ndimage.maximum_filter(quality, size=size, mode="nearest")
+    # a grey dilation with a square kernel is scipy.ndimage.maximum_filter(mode="nearest"),
+    # 10x faster in OpenCV
+    local_max = cv2.dilate(np.asarray(quality, np.float32), np.ones((size, size), np.uint8),
+                           borderType=cv2.BORDER_REPLICATE)
     is_peak = (quality == local_max) & (quality > threshold)
     rows, cols = np.nonzero(is_peak)
     order = np.argsort(-quality[rows, cols], kind="stable")
@@ -156,6 +177,6 @@ def detect_grasps(maps: GraspMaps, params: DecodeParams,
         dist = np.linalg.norm(peaks - np.asarray(previous_px, np.float64), axis=1)
         nearest = int(np.argmin(dist))
         peaks = np.concatenate([peaks[nearest:nearest + 1], np.delete(peaks, nearest, 0)])
-    return [Grasp2D(row=int(r), col=int(c), angle_rad=float(maps.angle_rad[r, c]),
+    return [Grasp2D(row=int(r), col=int(c), angle_rad=maps.angle_at(r, c),
                     width_px=float(maps.width_px[r, c]), quality=float(maps.quality[r, c]))
             for r, c in peaks]

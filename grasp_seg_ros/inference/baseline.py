@@ -82,6 +82,6 @@ class HighestObjectBaseline:
         g = self._grasp(depth)
         pose = grasp_to_pose(g, depth, pre.crop, intrinsics)
         empty = np.zeros_like(depth)
-        maps = GraspMaps(quality=empty, angle_rad=empty, width_px=empty)
+        maps = GraspMaps.from_angle(empty, empty, empty)
         return Detection(grasps=[pose], maps=maps, preprocessed=pre,
                          timings_ms={"total": (time.perf_counter() - t0) * 1e3})

@@ -1,3 +1,4 @@
+import cv2
 import numpy as np
 import pytest
 
@@ -35,7 +36,7 @@ def _maps_with_peaks(peaks):
     q = np.zeros((100, 100), np.float32)
     for (r, c), v in peaks:
         q[r, c] = v
-    return GraspMaps(quality=q, angle_rad=np.zeros_like(q), width_px=np.full_like(q, 20.0))
+    return GraspMaps.from_angle(q, np.zeros_like(q), np.full_like(q, 20.0))
 
 
 def test_peaks_are_sorted_and_kept_apart():
@@ -67,3 +68,22 @@ def test_filtering_decodes_angle_and_width():
     g = detect_grasps(maps, DecodeParams())[0]
     assert (g.row, g.col) in {(29, 29), (29, 30), (30, 29), (30, 30)}
     assert g.angle_rad == pytest.approx(0.4, abs=1e-4) and g.width_px == pytest.approx(30.0)
+
+
+def test_peak_dilation_matches_scipy_maximum_filter():
+    from scipy import ndimage
+    rng = np.random.default_rng(3)
+    q = np.round(rng.random((120, 90)), 1).astype(np.float32)   # plateaus of equal values
+    for distance in (0, 1, 5, 10):
+        size = 2 * distance + 1
+        expected = ndimage.maximum_filter(q, size=size, mode="nearest")
+        got = cv2.dilate(q, np.ones((size, size), np.uint8), borderType=cv2.BORDER_REPLICATE)
+        np.testing.assert_array_equal(got, expected)
+
+
+def test_angle_at_a_pixel_equals_the_decoded_map():
+    rng = np.random.default_rng(4)
+    angle = rng.uniform(-np.pi / 2, np.pi / 2, (30, 40)).astype(np.float32)
+    maps = GraspMaps.from_angle(np.zeros_like(angle), angle, np.zeros_like(angle))
+    np.testing.assert_allclose(maps.angle_rad, angle, atol=1e-5)
+    assert maps.angle_at(7, 9) == pytest.approx(float(angle[7, 9]), abs=1e-5)

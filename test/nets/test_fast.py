@@ -1,0 +1,38 @@
+"""nets.fast rewrites compute what the trained modules compute."""
+
+import pytest
+import torch
+from torch import nn
+
+from grasp_seg_ros.nets import get_model, list_models
+from grasp_seg_ros.nets.fast import (FusedHeads, SubPixelConvTranspose2d,
+                                     optimise_for_inference)
+
+
+@pytest.mark.parametrize("c_in, c_out, k, s, p, op", [
+    (8, 8, 3, 2, 1, 1), (8, 16, 5, 2, 2, 1), (16, 32, 9, 3, 3, 1),  # GG-CNN's decoder
+    (4, 5, 4, 2, 0, 0), (3, 2, 3, 3, 0, 2), (3, 2, 2, 3, 1, 2),     # uneven and bias-only edges
+])
+def test_sub_pixel_convolution_equals_transposed_convolution(c_in, c_out, k, s, p, op):
+    torch.manual_seed(k * 10 + s)
+    tconv = nn.ConvTranspose2d(c_in, c_out, k, stride=s, padding=p, output_padding=op)
+    x = torch.randn(2, c_in, 7, 9)
+    with torch.no_grad():
+        expected = tconv(x)
+        got = SubPixelConvTranspose2d(tconv)(x)
+    assert got.shape == expected.shape
+    torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("arch", list_models())
+def test_optimised_model_gives_the_same_maps(arch):
+    torch.manual_seed(0)
+    model = get_model(arch).eval()
+    fast = optimise_for_inference(model)
+    assert not any(isinstance(m, nn.ConvTranspose2d) for m in fast.modules())
+    assert any(isinstance(m, FusedHeads) for m in fast.modules())
+    x = torch.randn(2, 1, 300, 300)
+    with torch.inference_mode():
+        torch.testing.assert_close(fast(x)["out"], model(x)["out"], rtol=1e-4, atol=1e-5)
+    # the trained module is untouched
+    assert any(isinstance(m, nn.ConvTranspose2d) for m in model.modules()) or arch != "ggcnn"
