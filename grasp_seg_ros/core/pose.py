@@ -89,8 +89,9 @@ def grasp_to_pose(grasp: Grasp2D, depth_m: np.ndarray, crop: Crop,
     norm = np.linalg.norm(x_axis)
     if np.isfinite(norm) and norm > 0.0:
         x_axis /= norm
-        y_axis = np.cross(z_axis, x_axis)
-        quat = Rotation.from_matrix(np.column_stack([x_axis, y_axis, z_axis])).as_quat()
+        # z stays the optical axis, so the rotation is a yaw about it: x -> (cos, sin, 0)
+        half_yaw = 0.5 * np.arctan2(x_axis[1], x_axis[0])
+        quat = np.array([0.0, 0.0, np.sin(half_yaw), np.cos(half_yaw)])
     else:  # NaN angle or width (a corrupt model): a non-finite pose, which is never published
         quat = np.full(4, np.nan)
     return GraspPose(position_m=position, quat_xyzw=quat, angle_rad=grasp.angle_rad,

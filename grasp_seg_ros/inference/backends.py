@@ -9,6 +9,7 @@ from grasp_seg_ros.core.errors import DeviceUnavailable
 from grasp_seg_ros.nets.fast import optimise_for_inference
 
 DEVICES = ("auto", "cpu", "cuda")
+PRECISIONS = ("fp32", "fp16")
 
 
 def resolve_device(device: str) -> torch.device:
@@ -28,19 +29,31 @@ class TorchBackend:
 
     The model runs as rewritten by nets.fast (transposed convolutions as sub-pixel
     convolutions, fused heads, channels-last): the same outputs, 3x faster on a CPU core.
-    ``optimise=False`` runs the module as it is.
+    ``optimise=False`` runs the module as it is. ``precision="fp16"`` runs in half precision
+    (meant for CUDA; it works on a CPU too, slowly, which is how the tests check that fp16
+    grasps agree with fp32). On CUDA the input goes through a pinned host buffer.
     """
 
     name = "torch"
 
     def __init__(self, model: torch.nn.Module, device: torch.device, *,
-                 optimise: bool = True) -> None:
+                 optimise: bool = True, precision: str = "fp32") -> None:
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got '{precision}'")
         self.device = device
+        self.dtype = torch.float16 if precision == "fp16" else torch.float32
         model = model.eval()
-        self.model = (optimise_for_inference(model) if optimise else model).to(device)
+        self.model = (optimise_for_inference(model) if optimise else model).to(
+            device=device, dtype=self.dtype)
+        self._pinned: torch.Tensor | None = None
 
     @torch.inference_mode()
     def __call__(self, net_input: np.ndarray) -> np.ndarray:
         x = torch.from_numpy(np.ascontiguousarray(net_input, np.float32))[None, None]
-        out = self.model(x.to(self.device, non_blocking=True))["out"]
+        if self.device.type == "cuda":
+            if self._pinned is None or self._pinned.shape != x.shape:
+                self._pinned = torch.empty(x.shape, dtype=torch.float32).pin_memory()
+            self._pinned.copy_(x)
+            x = self._pinned
+        out = self.model(x.to(self.device, non_blocking=True).to(self.dtype))["out"]
         return out[0].float().cpu().numpy()

@@ -1,10 +1,17 @@
-"""Per-stage latency of the detector on simulated 16UC1 frames, per torch thread count.
+"""Per-stage latency of the detector beside the GG-CNN reference steps, on the same frames.
 
     grasp-seg bench --model ggcnn --frames 200 --threads 1 2 [--busy-core] [--json out.json]
+        [--device cpu|cuda] [--precision fp32|fp16] [--no-reference] [--no-eager]
 
-Stages: convert (16UC1 payload -> metres), preprocess, inference, postprocess; median and p95.
-``--busy-core`` keeps one core busy in another process, as a robot computer running other
-nodes would, because the best thread count differs with and without such load.
+For each thread count, in one process and on the same simulated 640x480 16UC1 frames:
+- ``pipeline``: this package (nets.fast rewrite), stages convert (16UC1 payload -> metres),
+  preprocess, inference, postprocess, publish (building and serialising the messages the node
+  publishes; DDS transport is not included), and total;
+- ``eager``: the same pipeline running the network as trained (no rewrite);
+- ``reference``: the GG-CNN reference node's steps written plainly (inference/reference.py).
+Median and p95 in ms, the speed-up of the pipeline over the reference, and the process's
+resident memory. ``--busy-core`` keeps one core busy in another process, as a robot computer
+running other nodes would, because the best thread count differs with and without such load.
 """
 
 from __future__ import annotations
@@ -13,21 +20,25 @@ import argparse
 import json
 import logging
 import multiprocessing
+import resource
 import time
 from pathlib import Path
 
 import numpy as np
+import psutil
 import torch
 from tqdm import tqdm
 
 from grasp_seg_ros.core.depth import depth_from_buffer, depth_to_buffer
 from grasp_seg_ros.core.errors import NoGraspFound
-from grasp_seg_ros.core.stats import format_summary, summarise
+from grasp_seg_ros.core.stats import summarise
 from grasp_seg_ros.inference.detector import GraspDetector
+from grasp_seg_ros.inference.reference import ReferencePipeline
 from grasp_seg_ros.sim.camera import CameraConfig, DepthNoise
 from grasp_seg_ros.sim.scene import make_scene
 
 LOG = logging.getLogger(__name__)
+STAGES = ("convert", "preprocess", "inference", "postprocess", "publish", "total")
 
 
 def _spin(stop: multiprocessing.Event) -> None:
@@ -45,27 +56,119 @@ def frames(n_scenes: int, camera: CameraConfig) -> list[bytes]:
     return payloads
 
 
-def bench(model: str, *, threads: int, n_frames: int, payloads: list[bytes],
-          camera: CameraConfig, device: str = "cpu", warmup: int = 10) -> dict:
-    torch.set_num_threads(threads)
-    det = GraspDetector(model, device=device, num_threads=threads)
+class Publisher:
+    """Builds and serialises what the node publishes for a detection (no transport)."""
+
+    def __init__(self) -> None:
+        from rclpy.serialization import serialize_message
+        from std_msgs.msg import Header
+
+        from grasp_seg_ros.ros import conversions as conv
+        self._serialize, self._conv = serialize_message, conv
+        self._header = Header(frame_id="camera_depth_optical_frame")
+
+    def __call__(self, det) -> None:
+        conv, best = self._conv, det.grasps[0]
+        for msg in (conv.grasp_to_pose_stamped(best, self._header),
+                    conv.grasps_to_pose_array(det.grasps, self._header),
+                    conv.grasp_to_vector(best),
+                    conv.gripper_markers(best, self._header, finger_length_m=0.05)):
+            self._serialize(msg)
+
+
+def _convert(payload: bytes, camera: CameraConfig) -> np.ndarray:
+    return depth_from_buffer(payload, encoding="16UC1", height=camera.height,
+                             width=camera.width, step=camera.width * 2)
+
+
+def bench_pipeline(det: GraspDetector, payloads, camera, n_frames: int, warmup: int,
+                   label: str) -> dict:
+    publish = Publisher()
     intr = camera.intrinsics()
     samples = []
-    for i in tqdm(range(warmup + n_frames), desc=f"{threads} thread(s)", leave=False):
+    for i in tqdm(range(warmup + n_frames), desc=label, leave=False):
         t0 = time.perf_counter()
-        depth = depth_from_buffer(payloads[i % len(payloads)], encoding="16UC1",
-                                  height=camera.height, width=camera.width,
-                                  step=camera.width * 2)
+        depth = _convert(payloads[i % len(payloads)], camera)
         t1 = time.perf_counter()
         try:
-            timings = det.detect(depth, intr).timings_ms
+            det_result = det.detect(depth, intr)
         except NoGraspFound:
             continue
+        t2 = time.perf_counter()
+        publish(det_result)
+        t3 = time.perf_counter()
         if i >= warmup:
-            sample = {"convert": (t1 - t0) * 1e3, **timings}
-            sample["total"] = sum(sample.values())
+            timings = det_result.timings_ms
+            sample = {"convert": (t1 - t0) * 1e3,
+                      **{k: timings[k] for k in ("preprocess", "inference", "postprocess")},
+                      "publish": (t3 - t2) * 1e3, "total": (t3 - t0) * 1e3}
             samples.append(sample)
     return summarise(samples)
+
+
+def bench_reference(det: GraspDetector, payloads, camera, n_frames: int, warmup: int) -> dict:
+    from grasp_seg_ros.nets.weights import load_weights
+    model, meta = load_weights(det.model_path)
+    ref = ReferencePipeline(model, width_scale_px=meta.scaling.width_scale_px)
+    intr = camera.intrinsics()
+    samples = []
+    for i in tqdm(range(warmup + n_frames), desc="reference", leave=False):
+        t0 = time.perf_counter()
+        depth = _convert(payloads[i % len(payloads)], camera)
+        t1 = time.perf_counter()
+        stages = ref(depth, intr)
+        t2 = time.perf_counter()
+        if i >= warmup:
+            samples.append({"convert": (t1 - t0) * 1e3, **stages, "total": (t2 - t0) * 1e3})
+    return summarise(samples)
+
+
+def rss_mb() -> float:
+    return psutil.Process().memory_info().rss / 2**20
+
+
+def run(args) -> dict:
+    camera = CameraConfig()
+    payloads = frames(20, camera)
+    results: dict = {}
+    for threads in args.threads:
+        torch.set_num_threads(threads)
+        row: dict = {}
+        det = GraspDetector(args.model, device=args.device, num_threads=threads,
+                            precision=args.precision)
+        row["pipeline"] = bench_pipeline(det, payloads, camera, args.frames, args.warmup,
+                                         f"pipeline, {threads} thread(s)")
+        row["rss_mb_pipeline"] = round(rss_mb(), 1)
+        if not args.no_eager and det.model_path.suffix != ".onnx":
+            eager = GraspDetector(args.model, device=args.device, num_threads=threads,
+                                  precision=args.precision, optimise=False)
+            row["eager"] = bench_pipeline(eager, payloads, camera, args.frames, args.warmup,
+                                          f"eager, {threads} thread(s)")
+        if not args.no_reference and det.model_path.suffix != ".onnx" \
+                and det.device.type == "cpu":
+            row["reference"] = bench_reference(det, payloads, camera, args.frames,
+                                               args.warmup)
+            row["speedup_vs_reference"] = round(
+                row["reference"]["total"]["median"] / row["pipeline"]["total"]["median"], 2)
+        results[str(threads)] = row
+    return results
+
+
+def format_table(results: dict) -> str:
+    lines = ["threads  variant    " + "  ".join(f"{s:>13}" for s in STAGES)]
+    for threads, row in results.items():
+        for variant in ("pipeline", "eager", "reference"):
+            if variant not in row:
+                continue
+            cells = []
+            for s in STAGES:
+                v = row[variant].get(s)
+                cells.append(f"{v['median']:6.1f}/{v['p95']:6.1f}" if v else f"{'-':>13}")
+            lines.append(f"{threads:>7}  {variant:<9}  " + "  ".join(cells))
+        extra = f"speed-up vs reference {row['speedup_vs_reference']}x, " \
+            if "speedup_vs_reference" in row else ""
+        lines.append(f"{'':>7}  {extra}RSS {row['rss_mb_pipeline']} MB")
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -73,35 +176,37 @@ def main(argv: list[str] | None = None) -> None:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", default="ggcnn")
     p.add_argument("--frames", type=int, default=200)
+    p.add_argument("--warmup", type=int, default=10)
     p.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     p.add_argument("--device", default="cpu")
+    p.add_argument("--precision", default="fp32", choices=("fp32", "fp16"))
+    p.add_argument("--no-reference", action="store_true", help="skip the reference steps")
+    p.add_argument("--no-eager", action="store_true", help="skip the un-rewritten network")
     p.add_argument("--busy-core", action="store_true",
                    help="keep one core busy in another process while measuring")
     p.add_argument("--json", type=Path)
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    camera = CameraConfig()
-    payloads = frames(20, camera)
     stop = multiprocessing.Event()
     spinner = None
     if args.busy_core:
         spinner = multiprocessing.Process(target=_spin, args=(stop,), daemon=True)
         spinner.start()
-    results = {}
     try:
-        for threads in args.threads:
-            results[str(threads)] = bench(args.model, threads=threads, n_frames=args.frames,
-                                          payloads=payloads, camera=camera, device=args.device)
-            LOG.info("%s, %d thread(s)%s: %s", args.model, threads,
-                     ", one core busy" if args.busy_core else "",
-                     format_summary(results[str(threads)]))
+        results = run(args)
     finally:
         stop.set()
         if spinner is not None:
             spinner.join()
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    LOG.info("%s on %s, %s, %d frames, median/p95 ms%s:\n%s\npeak RSS %.0f MB", args.model,
+             args.device, args.precision, args.frames,
+             ", one core busy" if args.busy_core else "", format_table(results), peak)
     if args.json:
-        args.json.write_text(json.dumps({"model": args.model, "busy_core": args.busy_core,
-                                         "frames": args.frames, "results": results}, indent=2))
+        args.json.write_text(json.dumps(
+            {"model": args.model, "device": args.device, "precision": args.precision,
+             "busy_core": args.busy_core, "frames": args.frames, "peak_rss_mb": round(peak, 1),
+             "results": results}, indent=2))
 
 
 if __name__ == "__main__":

@@ -78,10 +78,13 @@ class GraspDetector:
         device: 'auto' (CUDA when present), 'cpu' or 'cuda'.
         num_threads: torch intra-op threads (process-wide); 0 keeps torch's default.
         config: crop, decoding and tracking settings.
+        optimise: run the exact fast rewrite of the network (nets.fast); False = as trained.
+        precision: 'fp32' or 'fp16' (PyTorch backend).
     """
 
     def __init__(self, model: str | Path, *, device: str = "auto", num_threads: int = 0,
-                 config: DetectorConfig | None = None) -> None:
+                 config: DetectorConfig | None = None, optimise: bool = True,
+                 precision: str = "fp32") -> None:
         if num_threads > 0:
             torch.set_num_threads(num_threads)
         self.device = resolve_device(device)
@@ -93,7 +96,8 @@ class GraspDetector:
             self.metadata = self.backend.metadata
         else:
             net, self.metadata = load_weights(self.model_path, device="cpu")
-            self.backend = TorchBackend(net, self.device)
+            self.backend = TorchBackend(net, self.device, optimise=optimise,
+                                        precision=precision)
         self.config = config or DetectorConfig()
         self._previous_px: tuple[float, float] | None = None
         LOG.info("loaded %s (%s) on %s", self.model_path, self.metadata.architecture,
