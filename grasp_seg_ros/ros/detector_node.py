@@ -33,7 +33,7 @@ from grasp_seg_ros.core.errors import (DeviceUnavailable, GraspSegError, Invalid
 from grasp_seg_ros.core.grasp import DecodeParams
 from grasp_seg_ros.core.preprocess import CropSpec
 from grasp_seg_ros.core.stats import format_summary, summarise
-from grasp_seg_ros.inference.backends import DEVICES
+from grasp_seg_ros.inference.backends import DEVICES, PRECISIONS
 from grasp_seg_ros.inference.detector import DetectorConfig, GraspDetector
 from grasp_seg_ros.ros import conversions as conv
 from grasp_seg_ros.ros.spin import run_node
@@ -54,6 +54,8 @@ PARAMETERS: dict[str, _Param] = {
     "model": _Param("ggcnn", "model name shipped in models/ or a path to a .safetensors file",
                     reloads_model=True),
     "device": _Param("auto", f"compute device, one of {DEVICES}", reloads_model=True),
+    "precision": _Param("fp32", "network arithmetic: fp32, or fp16 (for CUDA; slow on a CPU)",
+                        reloads_model=True),
     "allow_cpu_fallback": _Param(False, "run on the CPU when the requested GPU is missing "
                                         "(else start-up fails)", reloads_model=True),
     "num_threads": _Param(1, "torch CPU threads (process-wide); 0 keeps torch's default",
@@ -162,6 +164,9 @@ class GraspDetectorNode(Node):
         if values["min_depth_m"] >= values["max_depth_m"]:
             raise ValueError(f"min_depth_m ({values['min_depth_m']}) must be below max_depth_m "
                              f"({values['max_depth_m']})")
+        if values["precision"] not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got "
+                             f"'{values['precision']}'")
         if not str(values["model"]).strip():
             raise ValueError("model must name a shipped model or a .safetensors path")
 
@@ -183,7 +188,8 @@ class GraspDetectorNode(Node):
     def _build_detector(self, values: dict) -> GraspDetector:
         def build(device: str) -> GraspDetector:
             return GraspDetector(values["model"], device=device,
-                                 num_threads=values["num_threads"], config=self._config(values))
+                                 num_threads=values["num_threads"], config=self._config(values),
+                                 precision=values["precision"])
         try:
             return build(values["device"])
         except DeviceUnavailable as exc:
