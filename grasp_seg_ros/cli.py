@@ -4,6 +4,7 @@
     grasp-seg detect     run the grasp_detector node (same as the grasp_detector executable)
     grasp-seg sim-camera run the simulated depth camera node
     grasp-seg train      train a network from a YAML recipe (config/train/*.yaml)
+    grasp-seg distill    knowledge distillation: --teacher T.safetensors --student pspnet_r18
     grasp-seg train-sim  train on samples rendered on the fly (the bootstrap recipe)
     grasp-seg evaluate   rectangle metric of a model on a dataset or held-out simulated scenes
     grasp-seg bench      per-stage detector latency (median/p95) per torch thread count
@@ -49,6 +50,8 @@ DELEGATED: dict[str, tuple[str, str]] = {
     "detect": ("grasp_seg_ros.ros.detector_node", "run the grasp_detector node [--ros-args ...]"),
     "sim-camera": ("grasp_seg_ros.ros.sim_camera_node", "run the simulated depth camera"),
     "train": ("grasp_seg_ros.training.run", "train from a YAML recipe (config/train/)"),
+    "distill": ("grasp_seg_ros.training.run",
+                "train a student from a frozen teacher: --teacher T --student ARCH --recipe R"),
     "train-sim": ("grasp_seg_ros.training.bootstrap",
                   "train on samples rendered on the fly (bootstrap recipe)"),
     "evaluate": ("grasp_seg_ros.training.evaluate", "rectangle metric on held-out scenes"),

@@ -7,10 +7,14 @@ from typing import Any, Callable
 from torch import nn
 
 from grasp_seg_ros.nets import ggcnn as _ggcnn
+from grasp_seg_ros.nets import pspnet as _pspnet
 
 MODELS: dict[str, Callable[..., nn.Module]] = {
     "ggcnn": _ggcnn.ggcnn,
     "ggcnn2": _ggcnn.ggcnn2,
+    "pspnet_r18": _pspnet.pspnet_r18,
+    "pspnet_r50": _pspnet.pspnet_r50,
+    "pspnet_r101": _pspnet.pspnet_r101,
 }
 
 

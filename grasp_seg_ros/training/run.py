@@ -35,7 +35,8 @@ from grasp_seg_ros.nets import get_model
 from grasp_seg_ros.nets.weights import ModelMetadata, save_weights
 from grasp_seg_ros.training.datasets import (Augmentation, GraspDataset, SampleConfig,
                                              load_samples, split_samples)
-from grasp_seg_ros.training.losses import grasp_map_losses, total_loss
+from grasp_seg_ros.training.losses import (Distiller, grasp_map_losses, model_losses,
+                                           total_loss)
 from grasp_seg_ros.training.metric import rectangle_metric
 from grasp_seg_ros.training.model_card import write_model_card
 
@@ -53,7 +54,9 @@ DEFAULT_RECIPE: dict[str, Any] = {
     "augmentation": asdict(Augmentation()),
     "train": {"epochs": 10, "batch_size": 8, "optimizer": "adam", "lr": 1e-3,
               "momentum": 0.9, "weight_decay": 0.0, "schedule": "cosine", "poly_power": 0.9,
-              "seed": 0, "num_workers": 0, "max_steps_per_epoch": None, "threads": 0},
+              "seed": 0, "num_workers": 0, "max_steps_per_epoch": None, "threads": 0,
+              "aux_weight": 0.4},
+    "distill": {"teacher": None, "kd_weight": 1.0, "gt_weight": 1.0},
     "eval": {"top_k": [1, 5], "plot_images": 4},
 }
 
@@ -91,7 +94,7 @@ def load_recipe(path: Path | None, sets: list[str] = ()) -> dict:
             raise ValueError(f"{path}: unknown recipe keys {sorted(unknown)}")
         recipe = merge(recipe, loaded)
     recipe = apply_sets(recipe, list(sets))
-    for section in ("data", "train", "eval"):
+    for section in ("data", "train", "eval", "distill"):
         unknown = set(recipe[section]) - set(DEFAULT_RECIPE[section])
         if unknown:
             raise ValueError(f"unknown keys in '{section}': {sorted(unknown)}")
@@ -279,6 +282,15 @@ def train(recipe: dict, out: Path) -> dict:
     if steps == 0:
         raise ValueError(f"{len(train_set)} training samples make no batch of "
                          f"{t['batch_size']} (per process)")
+    distiller = None
+    if recipe["distill"]["teacher"]:
+        from grasp_seg_ros.core.resources import resolve_model
+        from grasp_seg_ros.nets.weights import load_weights
+        teacher, _ = load_weights(resolve_model(str(recipe["distill"]["teacher"])),
+                                  device=ddp.device)
+        distiller = Distiller(teacher, kd_weight=recipe["distill"]["kd_weight"],
+                              gt_weight=recipe["distill"]["gt_weight"],
+                              aux_weight=t["aux_weight"])
     opt = make_optimizer(model, t)
     sched = make_schedule(opt, t, t["epochs"] * steps)
     out.mkdir(parents=True, exist_ok=True)
@@ -323,7 +335,9 @@ def train(recipe: dict, out: Path) -> dict:
             if step >= steps:
                 break
             x, y = x.to(ddp.device, non_blocking=True), y.to(ddp.device, non_blocking=True)
-            losses = grasp_map_losses(net(x)["out"], y)
+            outputs = net(x)
+            losses = distiller.losses(outputs, x, y) if distiller is not None \
+                else model_losses(outputs, y, aux_weight=t["aux_weight"])
             loss = total_loss(losses)
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -404,9 +418,18 @@ def finish(recipe, out, model, history, test_set, ddp, seconds, n_train, n_val) 
                            for k, v in test.items()}
         metrics["test"]["data"] = recipe["data"]["test"]
     sample_cfg = test_set.config if test_set is not None else SampleConfig()
-    command = f"grasp-seg train --recipe {recipe.get('_recipe_path', '<recipe>')}"
+    command = " ".join([f"grasp-seg train --recipe {recipe.get('_recipe_path', '<recipe>')}",
+                        *(f"--set {item}" for item in recipe.get("_sets", []))])
+    arch_kwargs = {k: v for k, v in recipe["model"]["kwargs"].items() if k != "trunk_weights"}
+    training_extra = {}
+    if recipe["distill"]["teacher"]:
+        training_extra = {"distilled_from": str(recipe["distill"]["teacher"]),
+                          "kd_weight": recipe["distill"]["kd_weight"],
+                          "gt_weight": recipe["distill"]["gt_weight"]}
+    if recipe["model"]["kwargs"].get("trunk_weights"):
+        training_extra["trunk_init"] = str(recipe["model"]["kwargs"]["trunk_weights"])
     meta = ModelMetadata(
-        architecture=recipe["model"]["arch"], arch_kwargs=recipe["model"]["kwargs"],
+        architecture=recipe["model"]["arch"], arch_kwargs=arch_kwargs,
         normalisation=sample_cfg.normalisation, scaling=sample_cfg.scaling,
         training={"recipe": recipe["name"], "data_kind": recipe["data"]["kind"],
                   "train_data": recipe["data"]["train"], "depth": recipe["data"]["depth"],
@@ -418,6 +441,7 @@ def finish(recipe, out, model, history, test_set, ddp, seconds, n_train, n_val) 
                   ", ".join(f"{k}={v}" for k, v in recipe["augmentation"].items()),
                   "processes": ddp.world, "device": str(ddp.device),
                   "train_seconds": round(seconds, 1), "git_commit": git_commit(),
+                  "aux_weight": recipe["train"]["aux_weight"], **training_extra,
                   "command": command},
         metrics=metrics, description=recipe["description"] or recipe["name"])
     weights = save_weights(out / "model.safetensors", model.cpu(), meta)
@@ -435,11 +459,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a recipe value, e.g. train.epochs=3 (repeatable)")
     p.add_argument("--out", type=Path, help="run folder (default: the recipe's out)")
+    p.add_argument("--teacher", help="distil from this weight file (sets distill.teacher)")
+    p.add_argument("--student", help="student architecture (sets model.arch)")
     args = p.parse_args(argv)
+    if args.teacher:
+        args.set.append(f"distill.teacher={args.teacher}")
+    if args.student:
+        args.set.append(f"model.arch={args.student}")
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(name)s[%(process)d]: %(message)s")
     recipe = load_recipe(args.recipe, args.set)
     recipe["_recipe_path"] = str(args.recipe) if args.recipe else "<defaults>"
+    recipe["_sets"] = list(args.set)
     out = args.out or _expand(recipe["out"])
     if not math.isfinite(float(recipe["train"]["lr"])):
         raise ValueError("train.lr must be finite")
