@@ -3,7 +3,8 @@
     grasp-seg bench --model ggcnn --frames 200 --threads 1 2 [--busy-core] [--json out.json]
         [--device cpu|cuda] [--precision fp32|fp16] [--no-reference] [--no-eager]
 
-For each thread count, in one process and on the same simulated 640x480 16UC1 frames:
+For each thread count, in one process, each frame through every variant in turn (so drifting
+machine speed affects them alike), on the same simulated 640x480 16UC1 frames:
 - ``pipeline``: this package (nets.fast rewrite), stages convert (16UC1 payload -> metres),
   preprocess, inference, postprocess, publish (building and serialising the messages the node
   publishes; DDS transport is not included), and total;
@@ -81,46 +82,60 @@ def _convert(payload: bytes, camera: CameraConfig) -> np.ndarray:
                              width=camera.width, step=camera.width * 2)
 
 
-def bench_pipeline(det: GraspDetector, payloads, camera, n_frames: int, warmup: int,
-                   label: str) -> dict:
-    publish = Publisher()
-    intr = camera.intrinsics()
-    samples = []
-    for i in tqdm(range(warmup + n_frames), desc=label, leave=False):
+class PipelineRunner:
+    """This package's detector, timed per stage, with the node's message publishing."""
+
+    def __init__(self, det: GraspDetector, camera: CameraConfig) -> None:
+        self.det, self.camera, self.intr = det, camera, camera.intrinsics()
+        self.publish = Publisher()
+
+    def __call__(self, payload: bytes) -> dict[str, float] | None:
         t0 = time.perf_counter()
-        depth = _convert(payloads[i % len(payloads)], camera)
+        depth = _convert(payload, self.camera)
         t1 = time.perf_counter()
         try:
-            det_result = det.detect(depth, intr)
+            result = self.det.detect(depth, self.intr)
         except NoGraspFound:
-            continue
+            return None
         t2 = time.perf_counter()
-        publish(det_result)
+        self.publish(result)
         t3 = time.perf_counter()
-        if i >= warmup:
-            timings = det_result.timings_ms
-            sample = {"convert": (t1 - t0) * 1e3,
-                      **{k: timings[k] for k in ("preprocess", "inference", "postprocess")},
-                      "publish": (t3 - t2) * 1e3, "total": (t3 - t0) * 1e3}
-            samples.append(sample)
-    return summarise(samples)
+        timings = result.timings_ms
+        return {"convert": (t1 - t0) * 1e3,
+                **{k: timings[k] for k in ("preprocess", "inference", "postprocess")},
+                "publish": (t3 - t2) * 1e3, "total": (t3 - t0) * 1e3}
 
 
-def bench_reference(det: GraspDetector, payloads, camera, n_frames: int, warmup: int) -> dict:
-    from grasp_seg_ros.nets.weights import load_weights
-    model, meta = load_weights(det.model_path)
-    ref = ReferencePipeline(model, width_scale_px=meta.scaling.width_scale_px)
-    intr = camera.intrinsics()
-    samples = []
-    for i in tqdm(range(warmup + n_frames), desc="reference", leave=False):
+class ReferenceRunner:
+    """The GG-CNN reference steps on the same weights."""
+
+    def __init__(self, det: GraspDetector, camera: CameraConfig) -> None:
+        from grasp_seg_ros.nets.weights import load_weights
+        model, meta = load_weights(det.model_path)
+        self.ref = ReferencePipeline(model, width_scale_px=meta.scaling.width_scale_px)
+        self.camera, self.intr = camera, camera.intrinsics()
+
+    def __call__(self, payload: bytes) -> dict[str, float]:
         t0 = time.perf_counter()
-        depth = _convert(payloads[i % len(payloads)], camera)
+        depth = _convert(payload, self.camera)
         t1 = time.perf_counter()
-        stages = ref(depth, intr)
+        stages = self.ref(depth, self.intr)
         t2 = time.perf_counter()
-        if i >= warmup:
-            samples.append({"convert": (t1 - t0) * 1e3, **stages, "total": (t2 - t0) * 1e3})
-    return summarise(samples)
+        return {"convert": (t1 - t0) * 1e3, **stages, "total": (t2 - t0) * 1e3}
+
+
+def bench_interleaved(runners: dict, payloads, n_frames: int, warmup: int,
+                      label: str) -> dict[str, dict]:
+    """Each frame goes through every runner in turn, so a machine whose speed drifts (a shared
+    host) slows all of them alike and their ratio stays fair."""
+    samples: dict[str, list] = {name: [] for name in runners}
+    for i in tqdm(range(warmup + n_frames), desc=label, leave=False):
+        payload = payloads[i % len(payloads)]
+        for name, run_one in runners.items():
+            sample = run_one(payload)
+            if sample is not None and i >= warmup:
+                samples[name].append(sample)
+    return {name: summarise(rows) for name, rows in samples.items()}
 
 
 def rss_mb() -> float:
@@ -133,21 +148,20 @@ def run(args) -> dict:
     results: dict = {}
     for threads in args.threads:
         torch.set_num_threads(threads)
-        row: dict = {}
         det = GraspDetector(args.model, device=args.device, num_threads=threads,
                             precision=args.precision)
-        row["pipeline"] = bench_pipeline(det, payloads, camera, args.frames, args.warmup,
-                                         f"pipeline, {threads} thread(s)")
-        row["rss_mb_pipeline"] = round(rss_mb(), 1)
+        runners = {"pipeline": PipelineRunner(det, camera)}
         if not args.no_eager and det.model_path.suffix != ".onnx":
-            eager = GraspDetector(args.model, device=args.device, num_threads=threads,
-                                  precision=args.precision, optimise=False)
-            row["eager"] = bench_pipeline(eager, payloads, camera, args.frames, args.warmup,
-                                          f"eager, {threads} thread(s)")
+            runners["eager"] = PipelineRunner(
+                GraspDetector(args.model, device=args.device, num_threads=threads,
+                              precision=args.precision, optimise=False), camera)
         if not args.no_reference and det.model_path.suffix != ".onnx" \
                 and det.device.type == "cpu":
-            row["reference"] = bench_reference(det, payloads, camera, args.frames,
-                                               args.warmup)
+            runners["reference"] = ReferenceRunner(det, camera)
+        row: dict = bench_interleaved(runners, payloads, args.frames, args.warmup,
+                                      f"{threads} thread(s)")
+        row["rss_mb_pipeline"] = round(rss_mb(), 1)
+        if "reference" in row:
             row["speedup_vs_reference"] = round(
                 row["reference"]["total"]["median"] / row["pipeline"]["total"]["median"], 2)
         results[str(threads)] = row
