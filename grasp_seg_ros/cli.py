@@ -24,6 +24,7 @@ import importlib
 import logging
 import sys
 from pathlib import Path
+from grasp_seg_ros.core.resources import DEFAULT_MODEL
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -82,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--out", type=Path, default=Path("demo_output"),
                       help="folder for overlay PNGs and node logs")
     demo.add_argument("--overlays", type=int, default=10, help="overlay PNGs to save")
-    demo.add_argument("--model", default="ggcnn")
+    demo.add_argument("--model", default=DEFAULT_MODEL)
     demo.add_argument("--rate", type=float, default=5.0, help="camera frames per second")
     demo.add_argument("--seed", type=int, default=0, help="first simulated scene")
     demo.set_defaults(func=_demo)

@@ -6,10 +6,10 @@ import sys
 import cv2
 import pytest
 
-from grasp_seg_ros.core.resources import shipped_models
+from grasp_seg_ros.core.resources import DEFAULT_MODEL, shipped_models
 
 
-@pytest.mark.skipif("ggcnn" not in shipped_models(), reason="no shipped ggcnn model")
+@pytest.mark.skipif(DEFAULT_MODEL not in shipped_models(), reason="no shipped default model")
 def test_demo_prints_grasps_and_saves_overlays(tmp_path):
     out = tmp_path / "demo"
     proc = subprocess.run([sys.executable, "-m", "grasp_seg_ros.cli", "demo", "--grasps", "3",

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from grasp_seg_ros.core.errors import ModelFileError
-from grasp_seg_ros.core.resources import resolve_model
+from grasp_seg_ros.core.resources import DEFAULT_MODEL, resolve_model
 from grasp_seg_ros.nets.weights import METADATA_KEY, ModelMetadata, load_weights
 
 LOG = logging.getLogger(__name__)
@@ -91,7 +91,7 @@ class OnnxBackend:
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="grasp-seg export", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", default="ggcnn")
+    p.add_argument("--model", default=DEFAULT_MODEL)
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--opset", type=int, default=17)
     args = p.parse_args(argv)

@@ -37,6 +37,7 @@ from grasp_seg_ros.inference.backends import DEVICES, PRECISIONS
 from grasp_seg_ros.inference.detector import DetectorConfig, GraspDetector
 from grasp_seg_ros.ros import conversions as conv
 from grasp_seg_ros.ros.spin import run_node
+from grasp_seg_ros.core.resources import DEFAULT_MODEL
 
 THROTTLE_S = 5.0
 
@@ -51,8 +52,8 @@ class _Param:
 
 
 PARAMETERS: dict[str, _Param] = {
-    "model": _Param("ggcnn", "model name shipped in models/ or a path to a .safetensors file",
-                    reloads_model=True),
+    "model": _Param(DEFAULT_MODEL, "model name shipped in models/ or a path to a "
+                                   ".safetensors file", reloads_model=True),
     "device": _Param("auto", f"compute device, one of {DEVICES}", reloads_model=True),
     "precision": _Param("fp32", "network arithmetic: fp32, or fp16 (for CUDA; slow on a CPU)",
                         reloads_model=True),

@@ -23,6 +23,7 @@ import psutil
 from grasp_seg_ros.core.stats import summarise
 from grasp_seg_ros.demo import node_process, ros_env
 from grasp_seg_ros.ros.sim_camera_node import DEPTH_TOPIC, INFO_TOPIC
+from grasp_seg_ros.core.resources import DEFAULT_MODEL
 
 LOG = logging.getLogger("grasp_seg_ros.soak")
 
@@ -195,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--duration-s", type=float, default=60.0)
     p.add_argument("--rate", type=float, default=30.0)
-    p.add_argument("--model", default="ggcnn")
+    p.add_argument("--model", default=DEFAULT_MODEL)
     p.add_argument("--warmup-s", type=float, default=60.0,
                    help="memory growth is measured from here on")
     p.add_argument("--out", type=Path, default=Path("soak_output"))

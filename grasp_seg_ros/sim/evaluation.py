@@ -29,6 +29,7 @@ from grasp_seg_ros.sim.camera import CameraConfig, DepthNoise
 from grasp_seg_ros.sim.gripper import Gripper, TrialConfig
 from grasp_seg_ros.sim.scene import SceneConfig, make_scene
 from grasp_seg_ros.sim.trials import pose_to_world_grasp
+from grasp_seg_ros.core.resources import DEFAULT_MODEL
 
 LOG = logging.getLogger(__name__)
 EVAL_SEED_OFFSET = 5_000_000
@@ -161,7 +162,7 @@ def contact_sheet(attempts: list[Attempt], path: Path, *, columns: int = 8,
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="grasp-seg sim-eval", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", default="ggcnn",
+    p.add_argument("--model", default=DEFAULT_MODEL,
                    help="a model name or .safetensors path, or 'baseline' (no network)")
     p.add_argument("--split", default="test", choices=("train", "val", "test"))
     p.add_argument("--scenario", default="isolated", choices=SCENARIOS)

@@ -28,6 +28,7 @@ from grasp_seg_ros.inference.detector import DetectorConfig, GraspDetector
 from grasp_seg_ros.sim.camera import CameraConfig, DepthNoise
 from grasp_seg_ros.sim.labels import mask_rectangles
 from grasp_seg_ros.sim.scene import make_scene
+from grasp_seg_ros.core.resources import DEFAULT_MODEL
 
 LOG = logging.getLogger(__name__)
 EVAL_SEED_OFFSET = 2_000_000
@@ -89,7 +90,7 @@ def evaluate_dataset(model: str | Path, dataset: Path, *, kind: str = "synthetic
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="grasp-seg evaluate", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", default="ggcnn")
+    p.add_argument("--model", default=DEFAULT_MODEL)
     p.add_argument("--dataset", type=Path, help="a dataset folder (else simulated scenes)")
     p.add_argument("--kind", default="synthetic", choices=("synthetic", "jacquard", "cornell"))
     p.add_argument("--depth", default="stereo", choices=("stereo", "perfect"))

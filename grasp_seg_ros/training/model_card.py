@@ -17,10 +17,12 @@ from safetensors.torch import save_file
 from grasp_seg_ros.nets.weights import METADATA_KEY, ModelMetadata, read_metadata
 
 
-def update_metrics(path: Path, metrics: dict) -> ModelMetadata:
-    """Merge ``metrics`` into a weight file's metadata (tensors are rewritten unchanged)."""
+def update_metrics(path: Path, metrics: dict, *, training: dict | None = None) -> ModelMetadata:
+    """Merge ``metrics`` (and ``training`` notes) into a weight file's metadata (tensors are
+    rewritten unchanged)."""
     meta = read_metadata(path)
-    meta = replace(meta, metrics={**meta.metrics, **metrics})
+    meta = replace(meta, metrics={**meta.metrics, **metrics},
+                   training={**meta.training, **(training or {})})
     with safe_open(str(path), framework="pt") as f:
         tensors = {k: f.get_tensor(k) for k in f.keys()}
     save_file(tensors, str(path), metadata={METADATA_KEY: meta.to_json()})

@@ -214,6 +214,9 @@ def plot_losses(history: list[dict], path: Path) -> None:
     b.set_ylim(0, 100)
     b.legend()
     b.grid(alpha=0.3)
+    from matplotlib.ticker import MaxNLocator
+    for ax in (a, b):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)

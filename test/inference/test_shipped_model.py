@@ -1,4 +1,4 @@
-"""The shipped model, end to end on a PyBullet render: a bar is grasped on it, across it."""
+"""Every shipped model, end to end on a PyBullet render: a bar is grasped on it, across it."""
 
 import numpy as np
 import pybullet
@@ -9,12 +9,12 @@ from grasp_seg_ros.core.resources import shipped_models
 from grasp_seg_ros.inference.detector import GraspDetector
 from grasp_seg_ros.sim.camera import CameraConfig, render
 
-pytestmark = pytest.mark.skipif("ggcnn" not in shipped_models(), reason="no shipped model")
+pytestmark = pytest.mark.skipif(not shipped_models(), reason="no shipped model")
 
 
-@pytest.fixture(scope="module")
-def detector():
-    return GraspDetector("ggcnn", device="cpu")
+@pytest.fixture(scope="module", params=shipped_models())
+def detector(request):
+    return GraspDetector(request.param, device="cpu")
 
 
 def render_bar(yaw_rad, xy=(0.03, -0.02), half=(0.06, 0.015, 0.015)):

@@ -132,3 +132,12 @@ def test_readme_commands_exist_in_makefile_and_ci():
     assert "make demo" in readme and "make test" in readme
     assert re.search(r"^demo:", makefile, re.M) and re.search(r"^test:", makefile, re.M)
     assert "make test" in (ROOT / ".ci" / "run").read_text()
+
+
+@pytest.mark.parametrize("path", LAUNCH_FILES, ids=lambda p: p.name)
+def test_launch_default_model_is_the_shipped_default(path):
+    from grasp_seg_ros.core.resources import DEFAULT_MODEL
+    defaults = {c.args[0].value: kw(c, "default_value").value
+                for c in launch_calls(path, "DeclareLaunchArgument")}
+    assert defaults["model"] == DEFAULT_MODEL
+    assert (ROOT / "models" / f"{DEFAULT_MODEL}.safetensors").is_file()

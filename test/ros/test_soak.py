@@ -6,10 +6,10 @@ import sys
 
 import pytest
 
-from grasp_seg_ros.core.resources import shipped_models
+from grasp_seg_ros.core.resources import DEFAULT_MODEL, shipped_models
 
 
-@pytest.mark.skipif("ggcnn" not in shipped_models(), reason="no shipped model")
+@pytest.mark.skipif(DEFAULT_MODEL not in shipped_models(), reason="no shipped default model")
 def test_short_soak_at_30_hz(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "grasp_seg_ros.cli", "soak", "--duration-s",
                            "25", "--rate", "30", "--warmup-s", "10", "--out", str(tmp_path)],
