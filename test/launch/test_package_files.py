@@ -137,7 +137,7 @@ def test_readme_commands_exist_in_makefile_and_ci():
 @pytest.mark.parametrize("path", LAUNCH_FILES, ids=lambda p: p.name)
 def test_launch_default_model_is_the_shipped_default(path):
     from grasp_seg_ros.core.resources import DEFAULT_MODEL
-    defaults = {c.args[0].value: kw(c, "default_value").value
+    defaults = {c.args[0].value: getattr(kw(c, "default_value"), "value", None)
                 for c in launch_calls(path, "DeclareLaunchArgument")}
     assert defaults["model"] == DEFAULT_MODEL
     assert (ROOT / "models" / f"{DEFAULT_MODEL}.safetensors").is_file()

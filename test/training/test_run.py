@@ -150,7 +150,8 @@ def test_two_process_distributed_run(data, tmp_path):
            "--master_port", str(29500 + os.getpid() % 1000),
            "-m", "grasp_seg_ros.training.run",
            "--recipe", str(ROOT / "config" / "train" / "ggcnn_synthetic.yaml"),
-           "--set", f"data.train={data / 'train'}", "--set", "data.val_fraction=0.25",
+           "--set", f"data.train={data / 'train'}", "--set", "data.test=null",
+           "--set", "data.val_fraction=0.25",
            "--set", "train.batch_size=2", "--set", "train.epochs=1",
            "--set", "train.num_workers=0", "--set", "train.threads=1",
            "--set", "eval.plot_images=1", "--out", str(out)]
