@@ -14,6 +14,8 @@ is checked when a file is opened, and the error says what it accepts.
 from __future__ import annotations
 
 import logging
+import queue
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -185,6 +187,9 @@ class RealSenseSource:
         self._rs = import_pyrealsense2()
         self._pipeline = None
         self._playback = None
+        self._sensor = None                      # playback without loop: the sensor API
+        self._queue: queue.Queue | None = None
+        self._stopping = threading.Event()
         self._blocks: list = []
         config.filters.validate()
 
@@ -214,13 +219,57 @@ class RealSenseSource:
                 f"recording {path}: this pyrealsense2 ({self._rs.__version__}) "
                 f"{'reads' if reading else 'writes'} only {', '.join(accepted)} files")
 
+    def _start_playback(self, path: Path) -> None:
+        """A recording played through the sensor API: real-time mode is set before any frame
+        flows (through a pipeline it can only be set after start, and a recording written in a
+        burst is then already played), and frames reach a queue that, when not real-time,
+        holds playback back instead of dropping frames."""
+        rs = self._rs
+        try:
+            device = rs.context().load_device(str(path))
+        except RuntimeError as exc:
+            raise RealSenseError(f"cannot start {self.describe()}: {exc}") from exc
+        self._playback = device.as_playback()
+        self._playback.set_real_time(self.config.realtime)
+        for sensor in device.query_sensors():
+            profiles = [p for p in sensor.get_stream_profiles()
+                        if p.stream_type() == rs.stream.depth]
+            if profiles:
+                break
+        else:
+            raise RealSenseError(f"recording {path} holds no depth stream")
+        self._blocks = self.config.filters.build(rs)
+        self._queue = queue.Queue(maxsize=64)
+        self._stopping.clear()
+        sensor.open(profiles[0])
+        sensor.start(self._on_frame)
+        self._sensor = sensor
+        LOG.info("streaming depth from %s", self.describe())
+
+    def _on_frame(self, frame) -> None:
+        converted = self._convert(frame)
+        while not self._stopping.is_set():
+            try:
+                if self.config.realtime:   # like a camera: the newest frames win
+                    if self._queue.full():
+                        self._queue.get_nowait()
+                    self._queue.put_nowait(converted)
+                else:                      # as fast as read: wait for the reader
+                    self._queue.put(converted, timeout=0.1)
+                return
+            except (queue.Full, queue.Empty):
+                continue
+
     def start(self) -> None:
         rs, cfg = self._rs, self.config
         rs_config = rs.config()
         if self.is_playback:
             path = Path(cfg.playback_file)
             self._check_file(path, reading=True)
-            rs_config.enable_device_from_file(str(path), repeat_playback=cfg.loop)
+            if not cfg.loop:
+                self._start_playback(path)
+                return
+            rs_config.enable_device_from_file(str(path), repeat_playback=True)
         else:
             serials = [d["serial"] for d in list_devices()]
             if not serials:
@@ -253,6 +302,15 @@ class RealSenseSource:
         LOG.info("streaming depth from %s", self.describe())
 
     def stop(self) -> None:
+        if self._sensor is not None:
+            self._stopping.set()
+            try:
+                self._sensor.stop()
+                self._sensor.close()
+            except RuntimeError as exc:
+                LOG.debug("sensor stop: %s", exc)
+            self._sensor = None
+            self._playback = None
         if self._pipeline is not None:
             try:
                 self._pipeline.stop()
@@ -263,7 +321,8 @@ class RealSenseSource:
 
     def _playback_ended(self) -> bool:
         return (self._playback is not None and not self.config.loop
-                and self._playback.current_status() == self._rs.playback_status.stopped)
+                and self._playback.current_status() == self._rs.playback_status.stopped
+                and (self._queue is None or self._queue.empty()))
 
     def _convert(self, frame) -> DepthFrame:
         for block in self._blocks:
@@ -279,6 +338,11 @@ class RealSenseSource:
 
     def read(self, timeout_ms: int = 100) -> DepthFrame | None:
         """The next frame, None when none came within timeout_ms (see :meth:`finished`)."""
+        if self._sensor is not None:
+            try:
+                return self._queue.get(timeout=timeout_ms / 1000.0)
+            except queue.Empty:
+                return None
         if self._pipeline is None:
             raise RealSenseError(f"{self.describe()} is not started")
         ok, frames = self._pipeline.try_wait_for_frames(timeout_ms)
