@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import logging
 import multiprocessing
-import subprocess
 import time
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from tqdm import tqdm
 from grasp_seg_ros.nets import get_model
 from grasp_seg_ros.nets.weights import ModelMetadata, save_weights
 from grasp_seg_ros.training.model_card import write_model_card
+from grasp_seg_ros.training.run import git_commit
 from grasp_seg_ros.training.synthetic import SampleSpec, make_sample
 from grasp_seg_ros.training.trainer import TrainConfig, evaluate_loss, train
 
@@ -31,14 +31,6 @@ def make_samples(seeds: list[int], workers: int) -> tuple[np.ndarray, np.ndarray
         pairs = list(tqdm(pool.imap(make_sample, seeds, chunksize=8), total=len(seeds),
                           desc="rendering scenes"))
     return np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs])
-
-
-def git_commit() -> str:
-    try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
-                              cwd=Path(__file__).parent, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 def main(argv: list[str] | None = None) -> None:
