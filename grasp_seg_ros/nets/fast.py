@@ -24,9 +24,14 @@ from grasp_seg_ros.nets.ggcnn import GraspHeads
 
 
 class SubPixelConvTranspose2d(nn.Module):
-    """Computes what an ``nn.ConvTranspose2d`` (groups 1, dilation 1) computes."""
+    """Computes what an ``nn.ConvTranspose2d`` (groups 1, dilation 1) computes.
 
-    def __init__(self, tconv: nn.ConvTranspose2d) -> None:
+    With ``relu=True`` it computes ``relu(tconv(x))``: the activation then does the crop's
+    copy in the same pass and hands the next layer a dense tensor (a strided crop would be
+    copied again by the next convolution).
+    """
+
+    def __init__(self, tconv: nn.ConvTranspose2d, *, relu: bool = False) -> None:
         super().__init__()
         if tconv.groups != 1 or tconv.dilation != (1, 1):
             raise ValueError("only groups=1, dilation=1 transposed convolutions are rewritten")
@@ -47,28 +52,30 @@ class SubPixelConvTranspose2d(nn.Module):
             if tconv.bias is not None:
                 self.conv.bias.copy_(tconv.bias.detach().repeat_interleave(s * s))
         self.shuffle = nn.PixelShuffle(s)
-        self.stride = s
-        self.padding = tconv.padding
-        self.output_padding = tconv.output_padding
-        self.kernel = (kh, kw)
-        self.bias = None if tconv.bias is None else tconv.bias.detach().clone()
+        # The shuffled map has (n + m - 1) * s rows; the transposed convolution's output
+        # starts `padding` rows in and ends `kernel + output_padding - padding - m * s` rows
+        # past it (negative: before its end). Both offsets are constants, so the forward pass
+        # has no shape-dependent branches (FX-traceable, exportable).
+        self.start = tconv.padding
+        self.end = tuple(k + op - p - m * s for k, op, p, m in
+                         zip((kh, kw), tconv.output_padding, tconv.padding, (mh, mw)))
+        bias = tconv.bias.detach().clone() if tconv.bias is not None else torch.zeros(c_out)
+        self.register_buffer("edge_bias", bias[None, :, None, None], persistent=False)
+        self.relu = relu
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        n_h, n_w = x.shape[-2:]
-        s, (ph, pw), (oh, ow) = self.stride, self.padding, self.output_padding
-        out_h = (n_h - 1) * s - 2 * ph + self.kernel[0] + oh
-        out_w = (n_w - 1) * s - 2 * pw + self.kernel[1] + ow
         y = self.shuffle(self.conv(x))
-        y = y[..., ph:ph + out_h, pw:pw + out_w]
-        missing_h, missing_w = out_h - y.shape[-2], out_w - y.shape[-1]
-        if missing_h > 0 or missing_w > 0:  # output_padding beyond the kernel's reach: bias
-            y = F.pad(y, (0, missing_w, 0, missing_h))
-            if self.bias is not None:
-                edge = torch.zeros_like(y[:1, :1])
-                edge[..., y.shape[-2] - missing_h:, :] = 1
-                edge[..., :, y.shape[-1] - missing_w:] = 1
-                y = y + edge * self.bias.to(y)[None, :, None, None]
-        return y
+        (sh, sw), (eh, ew) = self.start, self.end
+        y = y[..., sh:y.shape[-2] + eh if eh < 0 else None, sw:y.shape[-1] + ew if ew < 0 else None]
+        if eh > 0 or ew > 0:  # output_padding beyond the kernel's reach: only the bias there
+            y = F.pad(y, (0, max(ew, 0), 0, max(eh, 0)))
+            edge = torch.zeros_like(y[:1, :1])
+            if eh > 0:
+                edge[..., -eh:, :] = 1
+            if ew > 0:
+                edge[..., :, -ew:] = 1
+            y = y + edge * self.edge_bias.to(y)
+        return torch.relu(y) if self.relu else y
 
 
 class FusedHeads(nn.Module):
@@ -91,9 +98,16 @@ class FusedHeads(nn.Module):
 
 
 def _rewrite(module: nn.Module) -> None:
-    for name, child in module.named_children():
+    children = list(module.named_children())
+    for i, (name, child) in enumerate(children):
         if isinstance(child, nn.ConvTranspose2d):
-            setattr(module, name, SubPixelConvTranspose2d(child))
+            # inside a Sequential, a ReLU right after is folded in (and becomes Identity)
+            nxt = children[i + 1] if i + 1 < len(children) else None
+            fold = (isinstance(module, nn.Sequential) and nxt is not None
+                    and type(nxt[1]) is nn.ReLU)
+            setattr(module, name, SubPixelConvTranspose2d(child, relu=fold))
+            if fold:
+                setattr(module, nxt[0], nn.Identity())
         elif isinstance(child, GraspHeads):
             setattr(module, name, FusedHeads(child))
         else:

@@ -13,15 +13,31 @@ from grasp_seg_ros.nets.fast import (FusedHeads, SubPixelConvTranspose2d,
     (8, 8, 3, 2, 1, 1), (8, 16, 5, 2, 2, 1), (16, 32, 9, 3, 3, 1),  # GG-CNN's decoder
     (4, 5, 4, 2, 0, 0), (3, 2, 3, 3, 0, 2), (3, 2, 2, 3, 1, 2),     # uneven and bias-only edges
 ])
-def test_sub_pixel_convolution_equals_transposed_convolution(c_in, c_out, k, s, p, op):
+@pytest.mark.parametrize("relu", [False, True])
+def test_sub_pixel_convolution_equals_transposed_convolution(c_in, c_out, k, s, p, op, relu):
     torch.manual_seed(k * 10 + s)
     tconv = nn.ConvTranspose2d(c_in, c_out, k, stride=s, padding=p, output_padding=op)
     x = torch.randn(2, c_in, 7, 9)
     with torch.no_grad():
-        expected = tconv(x)
-        got = SubPixelConvTranspose2d(tconv)(x)
+        expected = torch.relu(tconv(x)) if relu else tconv(x)
+        got = SubPixelConvTranspose2d(tconv, relu=relu)(x)
     assert got.shape == expected.shape
     torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)
+    if relu:  # the folded activation hands on a dense tensor, not a strided crop
+        assert got.is_contiguous()
+
+
+def test_relu_after_a_transposed_convolution_is_folded_and_the_graph_traces():
+    model = get_model("ggcnn").eval()
+    fast = optimise_for_inference(model)
+    folded = [m for m in fast.modules() if isinstance(m, SubPixelConvTranspose2d)]
+    assert len(folded) == 3 and all(m.relu for m in folded)
+    assert sum(isinstance(m, nn.ReLU) for m in fast.modules()) == 3   # the encoder's
+    # no shape-dependent branches: symbolic tracing (FX, export) goes through
+    traced = torch.fx.symbolic_trace(fast)
+    x = torch.randn(1, 1, 300, 300)
+    with torch.inference_mode():
+        torch.testing.assert_close(traced(x)["out"], fast(x)["out"])
 
 
 @pytest.mark.parametrize("arch", list_models())
