@@ -66,7 +66,8 @@ class SubPixelConvTranspose2d(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = self.shuffle(self.conv(x))
         (sh, sw), (eh, ew) = self.start, self.end
-        y = y[..., sh:y.shape[-2] + eh if eh < 0 else None, sw:y.shape[-1] + ew if ew < 0 else None]
+        y = y[..., sh:(y.shape[-2] + eh if eh < 0 else None),
+              sw:(y.shape[-1] + ew if ew < 0 else None)]
         if eh > 0 or ew > 0:  # output_padding beyond the kernel's reach: only the bias there
             y = F.pad(y, (0, max(ew, 0), 0, max(eh, 0)))
             edge = torch.zeros_like(y[:1, :1])
