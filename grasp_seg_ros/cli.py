@@ -56,6 +56,8 @@ DELEGATED: dict[str, tuple[str, str]] = {
     "train-sim": ("grasp_seg_ros.training.bootstrap",
                   "train on samples rendered on the fly (bootstrap recipe)"),
     "evaluate": ("grasp_seg_ros.training.evaluate", "rectangle metric on held-out scenes"),
+    "ablation": ("grasp_seg_ros.training.ablation",
+                 "train and evaluate every model of config/ablation.yaml into one table"),
     "bench": ("grasp_seg_ros.inference.bench", "per-stage detector latency per thread count"),
     "dataset": ("grasp_seg_ros.sim.dataset", "generate a Jacquard-format dataset by trials"),
     "sim-eval": ("grasp_seg_ros.sim.evaluation", "simulated grasp trials of a model"),

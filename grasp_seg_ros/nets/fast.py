@@ -6,6 +6,8 @@
   than its convolution GEMM path; GG-CNN's last 9x9 stride-3 layer was most of its time.
 - The four single-channel grasp heads become one four-channel convolution.
 - Channels-last memory format on the CPU (oneDNN's preferred layout).
+- A ReLU right after a transposed convolution does the crop's copy in the same pass.
+- PSPNet's auxiliary head, a training aid, is not run.
 
 ``optimise_for_inference(model)`` returns a new module; the trained one is untouched and the
 weight files do not change. tests/nets checks outputs against the original.
@@ -116,8 +118,14 @@ def _rewrite(module: nn.Module) -> None:
 
 
 def optimise_for_inference(model: nn.Module, *, channels_last: bool = True) -> nn.Module:
-    """A copy of ``model`` rewritten for inference (eval mode; outputs unchanged)."""
+    """A copy of ``model`` rewritten for inference (eval mode; ``out`` unchanged).
+
+    A training-only auxiliary head (PSPNet's ``aux_head``) is dropped: the copy returns
+    ``out`` alone and skips that work.
+    """
     fast = copy.deepcopy(model).eval()
+    if getattr(fast, "aux_head", None) is not None:
+        fast.aux_head = None
     _rewrite(fast)
     if channels_last:
         fast = fast.to(memory_format=torch.channels_last)

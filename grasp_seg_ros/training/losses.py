@@ -36,18 +36,58 @@ def model_losses(outputs: dict[str, torch.Tensor], target: torch.Tensor, *,
 
 
 class Distiller:
-    """Knowledge distillation from a frozen teacher: the student learns from the labels and
-    from the teacher's output maps (per-channel MSE), each term weighted.
+    """Knowledge distillation from a frozen teacher: the student learns from the labels, from
+    the teacher's output maps (per-channel MSE) and, with ``feature_weight > 0``, from the
+    teacher's intermediate features through a trained 1x1 adapter (FitNets-style hint).
 
-    The teacher is put in eval mode with gradients off and is never given to an optimiser.
+    The teacher is put in eval mode with gradients off and is never given to an optimiser;
+    the adapter's parameters are (``trainable``), and its state goes into the checkpoint.
+    ``feature_layer`` names a submodule present in both networks (``layer4``: the input of
+    PSPNet's context module); student features are resized to the teacher's when their
+    output strides differ.
     """
 
     def __init__(self, teacher: torch.nn.Module, *, kd_weight: float = 1.0,
-                 gt_weight: float = 1.0, aux_weight: float = 0.4) -> None:
+                 gt_weight: float = 1.0, aux_weight: float = 0.4,
+                 feature_weight: float = 0.0, student: torch.nn.Module | None = None,
+                 feature_layer: str = "layer4") -> None:
         self.teacher = teacher.eval()
         for p in self.teacher.parameters():
             p.requires_grad_(False)
         self.kd_weight, self.gt_weight, self.aux_weight = kd_weight, gt_weight, aux_weight
+        self.feature_weight = feature_weight
+        self.adapter: torch.nn.Module | None = None
+        self._features: dict[str, torch.Tensor] = {}
+        if feature_weight > 0:
+            if student is None:
+                raise ValueError("feature distillation needs the student (student=...)")
+            c_student = self._hook(student, feature_layer, "student")
+            c_teacher = self._hook(teacher, feature_layer, "teacher")
+            device = next(student.parameters()).device
+            self.adapter = torch.nn.Conv2d(c_student, c_teacher, 1).to(device)
+
+    def _hook(self, model: torch.nn.Module, layer: str, key: str) -> int:
+        try:
+            module = model.get_submodule(layer)
+        except AttributeError:
+            raise ValueError(f"feature distillation: {type(model).__name__} has no submodule "
+                             f"'{layer}' (distill.feature_layer)") from None
+
+        def keep(_module, _inputs, output):
+            self._features[key] = output
+        module.register_forward_hook(keep)
+        # one small pass in eval mode (BatchNorm statistics untouched) finds the channels
+        was_training = model.training
+        model.eval()
+        with torch.no_grad():
+            device = next(model.parameters()).device
+            model(torch.zeros(1, 1, 64, 64, device=device))
+        model.train(was_training)
+        return int(self._features.pop(key).shape[1])
+
+    @property
+    def trainable(self) -> list[torch.nn.Parameter]:
+        return [] if self.adapter is None else list(self.adapter.parameters())
 
     def losses(self, student_outputs: dict[str, torch.Tensor], x: torch.Tensor,
                target: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -57,4 +97,11 @@ class Distiller:
                   model_losses(student_outputs, target, aux_weight=self.aux_weight).items()}
         losses.update({f"kd_{k}": self.kd_weight * v for k, v in
                        grasp_map_losses(student_outputs["out"], teacher_out).items()})
+        if self.adapter is not None:
+            f_s = self.adapter(self._features.pop("student"))
+            f_t = self._features.pop("teacher")
+            if f_s.shape[-2:] != f_t.shape[-2:]:
+                f_s = F.interpolate(f_s, size=f_t.shape[-2:], mode="bilinear",
+                                    align_corners=False)
+            losses["kd_features"] = self.feature_weight * F.mse_loss(f_s, f_t)
         return losses

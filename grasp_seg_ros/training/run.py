@@ -56,7 +56,8 @@ DEFAULT_RECIPE: dict[str, Any] = {
               "momentum": 0.9, "weight_decay": 0.0, "schedule": "cosine", "poly_power": 0.9,
               "seed": 0, "num_workers": 0, "max_steps_per_epoch": None, "threads": 0,
               "aux_weight": 0.4},
-    "distill": {"teacher": None, "kd_weight": 1.0, "gt_weight": 1.0},
+    "distill": {"teacher": None, "kd_weight": 1.0, "gt_weight": 1.0, "feature_weight": 0.0,
+                "feature_layer": "layer4"},
     "eval": {"top_k": [1, 5], "plot_images": 4},
 }
 
@@ -291,10 +292,13 @@ def train(recipe: dict, out: Path) -> dict:
         from grasp_seg_ros.nets.weights import load_weights
         teacher, _ = load_weights(resolve_model(str(recipe["distill"]["teacher"])),
                                   device=ddp.device)
-        distiller = Distiller(teacher, kd_weight=recipe["distill"]["kd_weight"],
-                              gt_weight=recipe["distill"]["gt_weight"],
-                              aux_weight=t["aux_weight"])
+        d = recipe["distill"]
+        distiller = Distiller(teacher, kd_weight=d["kd_weight"], gt_weight=d["gt_weight"],
+                              aux_weight=t["aux_weight"], feature_weight=d["feature_weight"],
+                              student=model, feature_layer=d["feature_layer"])
     opt = make_optimizer(model, t)
+    if distiller is not None and distiller.trainable:
+        opt.add_param_group({"params": distiller.trainable})
     sched = make_schedule(opt, t, t["epochs"] * steps)
     out.mkdir(parents=True, exist_ok=True)
     ckpt = out / "checkpoint.pt"
@@ -303,6 +307,8 @@ def train(recipe: dict, out: Path) -> dict:
     if ckpt.is_file():
         state = torch.load(ckpt, map_location=ddp.device, weights_only=True)
         model.load_state_dict(state["model"])
+        if distiller is not None and distiller.adapter is not None:
+            distiller.adapter.load_state_dict(state["adapter"])
         opt.load_state_dict(state["optimizer"])
         sched.load_state_dict(state["scheduler"])
         start_epoch, history = int(state["epoch"]), list(state["history"])
@@ -376,7 +382,10 @@ def train(recipe: dict, out: Path) -> dict:
                              out / "predictions" / f"epoch_{epoch + 1:03d}.png", ddp.device)
             torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(),
                         "scheduler": sched.state_dict(), "epoch": epoch + 1,
-                        "history": history, "torch_rng": torch.get_rng_state()}, ckpt)
+                        "history": history, "torch_rng": torch.get_rng_state(),
+                        **({"adapter": distiller.adapter.state_dict()}
+                           if distiller is not None and distiller.adapter is not None
+                           else {})}, ckpt)
         ddp.barrier()
     result = {}
     if ddp.main:
@@ -426,9 +435,12 @@ def finish(recipe, out, model, history, test_set, ddp, seconds, n_train, n_val) 
     arch_kwargs = {k: v for k, v in recipe["model"]["kwargs"].items() if k != "trunk_weights"}
     training_extra = {}
     if recipe["distill"]["teacher"]:
-        training_extra = {"distilled_from": str(recipe["distill"]["teacher"]),
-                          "kd_weight": recipe["distill"]["kd_weight"],
-                          "gt_weight": recipe["distill"]["gt_weight"]}
+        d = recipe["distill"]
+        training_extra = {"distilled_from": str(d["teacher"]), "kd_weight": d["kd_weight"],
+                          "gt_weight": d["gt_weight"]}
+        if d["feature_weight"] > 0:
+            training_extra.update(feature_weight=d["feature_weight"],
+                                  feature_layer=d["feature_layer"])
     if recipe["model"]["kwargs"].get("trunk_weights"):
         training_extra["trunk_init"] = str(recipe["model"]["kwargs"]["trunk_weights"])
     meta = ModelMetadata(

@@ -49,7 +49,7 @@ def test_student_learns_and_teacher_stays_frozen(tmp_path):
     kd = []
     for _ in range(6):
         losses = distiller.losses(student(x), x, y)
-        kd.append(sum(float(v) for k, v in losses.items() if k.startswith("kd_")))
+        kd.append(sum(float(v.detach()) for k, v in losses.items() if k.startswith("kd_")))
         opt.zero_grad()
         total_loss(losses).backward()
         opt.step()
@@ -57,6 +57,37 @@ def test_student_learns_and_teacher_stays_frozen(tmp_path):
     after = teacher.state_dict()
     assert all(torch.equal(before[k], after[k]) for k in before)   # BN statistics included
     assert not any(p.requires_grad for p in teacher.parameters())
+
+
+def test_feature_hint_trains_the_adapter_and_leaves_the_teacher_alone(tmp_path):
+    torch.manual_seed(0)
+    teacher = small("pspnet_r50")
+    before = {k: v.clone() for k, v in teacher.state_dict().items()}
+    student = small().train()
+    distiller = Distiller(teacher, feature_weight=1.0, student=student)
+    # ResNet18's 512 layer4 channels mapped onto ResNet50's 2048
+    assert (distiller.adapter.in_channels, distiller.adapter.out_channels) == (512, 2048)
+    assert student.training                      # the channel probe restored the mode
+    x, y = batch(tmp_path)
+    opt = torch.optim.Adam(list(student.parameters()) + distiller.trainable, lr=1e-3)
+    hint = []
+    for _ in range(6):
+        losses = distiller.losses(student(x), x, y)
+        hint.append(float(losses["kd_features"].detach()))
+        opt.zero_grad()
+        total_loss(losses).backward()
+        opt.step()
+    assert hint[-1] < hint[0]
+    after = teacher.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)
+
+
+def test_feature_hint_needs_a_layer_both_networks_have(tmp_path):
+    with pytest.raises(ValueError, match="no submodule 'layer9'"):
+        Distiller(small("pspnet_r50"), feature_weight=1.0, student=small(),
+                  feature_layer="layer9")
+    with pytest.raises(ValueError, match="needs the student"):
+        Distiller(small("pspnet_r50"), feature_weight=1.0)
 
 
 def test_aux_loss_is_weighted():
@@ -79,9 +110,15 @@ def test_distilled_run_records_its_teacher(tmp_path):
         "train.epochs=1",
         "train.max_steps_per_epoch=1", "train.threads=1", "eval.plot_images=1",
         "model.arch=pspnet_r18", "model.kwargs={output_stride: 16, fusion_channels: 32}",
-        f"distill.teacher={teacher}", "distill.kd_weight=0.5"])
+        f"distill.teacher={teacher}", "distill.kd_weight=0.5", "distill.feature_weight=0.1"])
     train(recipe, tmp_path / "run")
     meta = read_metadata(tmp_path / "run" / "model.safetensors")
     assert meta.architecture == "pspnet_r18"
     assert meta.training["distilled_from"] == str(teacher)
     assert meta.training["kd_weight"] == 0.5
+    assert meta.training["feature_weight"] == 0.1
+    # the adapter is saved with the checkpoint, so a resumed run continues it
+    state = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)
+    assert state["adapter"]["weight"].shape == (2048, 512, 1, 1)
+    history = __import__("json").loads((tmp_path / "run" / "metrics.json").read_text())
+    assert "kd_features" in history["history"][0]

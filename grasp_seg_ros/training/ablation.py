@@ -1,0 +1,291 @@
+"""One command for the model ablation table: train (or reuse) every row, evaluate, tabulate.
+
+    grasp-seg ablation --config config/ablation.yaml [--rows ID ...] [--readme README.md]
+
+For each row of the config, in order: train it from its recipe with the config's budget
+(a rerun resumes an unfinished run and skips a finished one), or take the weight file the row
+names; then measure the rectangle metric on the test split (unseen objects), simulated grasp
+success (sim-eval, isolated and clutter), the parameter count and the CPU inference latency
+(the node's optimised PyTorch path, median/p95 over --frames, one thread). A row may distil
+from an earlier row (``teacher: "@row_id"``). Results are cached per row (``result.json``,
+keyed on the weight file and the evaluation settings) so an interrupted run picks up where it
+stopped.
+
+Writes, in the config's ``out`` folder: ablation.md (the table, with each row's budget),
+ablation.json and ablation.png (accuracy against latency). ``--readme`` replaces the table
+between the README's ``<!-- ablation:begin -->`` and ``<!-- ablation:end -->`` markers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import yaml
+
+LOG = logging.getLogger("grasp_seg_ros.ablation")
+
+CONFIG_KEYS = {"name", "description", "out", "budget", "test", "sim_eval", "latency", "rows"}
+ROW_KEYS = {"id", "name", "recipe", "set", "weights", "teacher", "budget"}
+BEGIN, END = "<!-- ablation:begin -->", "<!-- ablation:end -->"
+
+
+def load_config(path: Path, sets: list[str] = ()) -> dict:
+    """Read and check an ablation config (unknown keys and duplicate row ids are errors)."""
+    from grasp_seg_ros.training.run import apply_sets
+    config = yaml.safe_load(Path(path).read_text()) or {}
+    config = apply_sets(config, list(sets))
+    unknown = set(config) - CONFIG_KEYS
+    if unknown:
+        raise ValueError(f"{path}: unknown keys {sorted(unknown)}; known: {sorted(CONFIG_KEYS)}")
+    config.setdefault("out", "runs/ablation")
+    config.setdefault("budget", [])
+    config.setdefault("test", None)
+    config["sim_eval"] = {"scenarios": ["isolated", "clutter"], "trials": 50,
+                          **(config.get("sim_eval") or {})}
+    config["latency"] = {"frames": 50, "threads": 1, **(config.get("latency") or {})}
+    rows = config.get("rows") or []
+    if not rows:
+        raise ValueError(f"{path}: no rows")
+    seen: set[str] = set()
+    for row in rows:
+        unknown = set(row) - ROW_KEYS
+        if unknown:
+            raise ValueError(f"{path}: row {row.get('id')!r} has unknown keys {sorted(unknown)}")
+        if "id" not in row or ("recipe" not in row and "weights" not in row):
+            raise ValueError(f"{path}: every row needs an id and a recipe or weights: {row}")
+        if row["id"] in seen:
+            raise ValueError(f"{path}: duplicate row id {row['id']!r}")
+        teacher = row.get("teacher")
+        if teacher and teacher.startswith("@") and teacher[1:] not in seen:
+            raise ValueError(f"{path}: row {row['id']!r} distils from {teacher}, which is not "
+                             f"an earlier row")
+        seen.add(row["id"])
+        row.setdefault("name", row["id"])
+    return config
+
+
+def _digest(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()[:16]
+
+
+def train_row(row: dict, config: dict, out: Path, weights_of: dict[str, Path]) -> Path:
+    """The row's weight file: the one it names, or its recipe trained (resumed) under out."""
+    from grasp_seg_ros.core.resources import resolve_model
+    from grasp_seg_ros.training.run import load_recipe, train
+    if row.get("weights"):
+        return resolve_model(str(row["weights"]))
+    run_dir = out / row["id"]
+    sets = [*(row["budget"] if "budget" in row else config["budget"]), *row.get("set", []),
+            f"out={run_dir}"]
+    if config.get("test"):
+        sets.append(f"data.test={config['test']}")
+    if row.get("teacher"):
+        teacher = row["teacher"]
+        teacher_path = weights_of[teacher[1:]] if teacher.startswith("@") else teacher
+        sets.append(f"distill.teacher={teacher_path}")
+    recipe = load_recipe(Path(row["recipe"]), sets)
+    recipe["_recipe_path"] = str(row["recipe"])
+    recipe["_sets"] = sets
+    weights = run_dir / "model.safetensors"
+    state = run_dir / "checkpoint.pt"
+    done = weights.is_file() and state.is_file() and int(torch.load(
+        state, map_location="cpu", weights_only=True)["epoch"]) >= recipe["train"]["epochs"]
+    if done:
+        LOG.info("%s: trained already (%s)", row["id"], weights)
+    else:
+        LOG.info("%s: training %s with %s", row["id"], row["recipe"], " ".join(sets))
+        train(recipe, run_dir)
+    return weights
+
+
+def cpu_latency_ms(weights: Path, frames: int, threads: int) -> dict[str, float]:
+    """Median and p95 of the optimised network on one 300x300 crop (CPU, `threads`)."""
+    from grasp_seg_ros.inference.backends import TorchBackend
+    from grasp_seg_ros.nets.weights import load_weights
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        model, meta = load_weights(weights)
+        backend = TorchBackend(model, torch.device("cpu"))
+        x = np.random.default_rng(0).normal(0, 0.02, (meta.input_size_px,) * 2)
+        x = x.astype(np.float32)
+        for _ in range(3):
+            backend(x)
+        times = []
+        for _ in range(frames):
+            t0 = time.perf_counter()
+            backend(x)
+            times.append((time.perf_counter() - t0) * 1e3)
+    finally:
+        torch.set_num_threads(previous)
+    return {"median_ms": float(np.median(times)), "p95_ms": float(np.percentile(times, 95))}
+
+
+def evaluate_row(row: dict, weights: Path, config: dict, out: Path) -> dict:
+    """Everything the table shows for one row (cached in out/<id>/result.json)."""
+    from grasp_seg_ros.inference.detector import GraspDetector
+    from grasp_seg_ros.nets.weights import load_weights
+    from grasp_seg_ros.sim.evaluation import run_sim_eval, summarise_attempts
+    from grasp_seg_ros.training.datasets import GraspDataset, load_samples
+    from grasp_seg_ros.training.metric import rectangle_metric
+    settings = {"weights": _digest(weights), "test": config.get("test"),
+                "sim_eval": config["sim_eval"], "latency": config["latency"]}
+    cache = out / row["id"] / "result.json"
+    if cache.is_file():
+        cached = json.loads(cache.read_text())
+        if cached.get("settings") == settings:
+            LOG.info("%s: evaluated already (%s)", row["id"], cache)
+            return cached
+    model, meta = load_weights(weights)
+    result: dict[str, Any] = {"id": row["id"], "name": row["name"], "weights": str(weights),
+                              "settings": settings, "architecture": meta.architecture,
+                              "arch_kwargs": meta.arch_kwargs,
+                              "params": sum(p.numel() for p in model.parameters()),
+                              "training": meta.training}
+    if config.get("test"):
+        test_set = GraspDataset(load_samples("synthetic", Path(config["test"])))
+        result["test"] = rectangle_metric(model, test_set, top_k=(1, 5))
+    detector = GraspDetector(str(weights), device="cpu")
+    result["sim_eval"] = {}
+    for scenario in config["sim_eval"]["scenarios"]:
+        attempts = run_sim_eval(detector, scenario=scenario,
+                                trials=int(config["sim_eval"]["trials"]))
+        s = summarise_attempts(attempts)
+        result["sim_eval"][scenario] = {k: s[k] for k in
+                                        ("attempts", "successes", "success_rate", "ci95_wilson")}
+    result["latency"] = cpu_latency_ms(weights, int(config["latency"]["frames"]),
+                                       int(config["latency"]["threads"]))
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    cache.write_text(json.dumps(result, indent=2, default=float))
+    return result
+
+
+def _budget(training: dict) -> str:
+    epochs, seconds = training.get("epochs"), training.get("train_seconds")
+    parts = []
+    if epochs is not None:
+        parts.append(f"{epochs} ep x {training.get('train_samples', '?')} img")
+    if seconds is not None:
+        parts.append(f"{float(seconds) / 60:.0f} min {training.get('device', '')} "
+                     f"x{training.get('processes', 1)}".rstrip())
+    if training.get("distilled_from"):
+        parts.append(f"kd {training.get('kd_weight')}"
+                     + (f", hint {training['feature_weight']}"
+                        if training.get("feature_weight") else ""))
+    return "; ".join(parts) or "see its card"
+
+
+def _pct(test: dict | None, key: str) -> str:
+    if not test or key not in test:
+        return "-"
+    n = test.get("samples")
+    return f"{100 * test[key]:.1f}%" + (f" ({round(test[key] * n)}/{n})" if n else "")
+
+
+def render_table(results: list[dict], config: dict) -> str:
+    scenarios = config["sim_eval"]["scenarios"]
+    lat = config["latency"]
+    head = (["model", "params", "budget (epochs x images; train time, device)",
+             "test top-1", "test top-5"]
+            + [f"sim {s}" for s in scenarios]
+            + [f"CPU latency ms ({lat['threads']} thread) median/p95"])
+    lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
+    for r in results:
+        sims = []
+        for s in scenarios:
+            e = r.get("sim_eval", {}).get(s)
+            sims.append("-" if e is None else f"{e['successes']}/{e['attempts']}")
+        cells = [r["name"], f"{r['params'] / 1e6:.2f} M", _budget(r["training"]),
+                 _pct(r.get("test"), "top1_accuracy"), _pct(r.get("test"), "top5_accuracy"),
+                 *sims,
+                 f"{r['latency']['median_ms']:.1f} / {r['latency']['p95_ms']:.1f}"]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def plot(results: list[dict], path: Path) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for r in results:
+        top1 = (r.get("test") or {}).get("top1_accuracy")
+        if top1 is None:
+            continue
+        ax.scatter(r["latency"]["median_ms"], 100 * top1, s=30 + r["params"] / 2e5)
+        ax.annotate(r["name"], (r["latency"]["median_ms"], 100 * top1),
+                    textcoords="offset points", xytext=(6, 4), fontsize=8)
+    ax.set_xscale("log")
+    ax.set_xlabel("CPU inference latency, median (ms, log scale)")
+    ax.set_ylabel("rectangle metric top-1 on unseen objects (%)")
+    ax.set_title("accuracy against latency (marker size: parameters)")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def update_readme(readme: Path, table: str) -> None:
+    text = readme.read_text()
+    if BEGIN not in text or END not in text:
+        raise ValueError(f"{readme} has no {BEGIN} ... {END} markers to put the table between")
+    head, rest = text.split(BEGIN, 1)
+    _, tail = rest.split(END, 1)
+    readme.write_text(f"{head}{BEGIN}\n{table}{END}{tail}")
+
+
+def run(config: dict, rows: list[str] | None = None) -> list[dict]:
+    out = Path(os.path.expanduser(str(config["out"])))
+    out.mkdir(parents=True, exist_ok=True)
+    weights_of: dict[str, Path] = {}
+    results = []
+    for row in config["rows"]:
+        if rows and row["id"] not in rows:  # a later row may still distil from it
+            weights_of[row["id"]] = Path(row["weights"]) if row.get("weights") \
+                else out / row["id"] / "model.safetensors"
+            continue
+        weights = train_row(row, config, out, weights_of)
+        weights_of[row["id"]] = weights
+        results.append(evaluate_row(row, weights, config, out))
+    table = render_table(results, config)
+    (out / "ablation.md").write_text(
+        f"# {config.get('name', 'ablation')}\n\n{config.get('description', '')}\n\n{table}")
+    (out / "ablation.json").write_text(json.dumps(results, indent=2, default=float))
+    plot(results, out / "ablation.png")
+    LOG.info("wrote %s, ablation.json and ablation.png:\n%s", out / "ablation.md", table)
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="grasp-seg ablation", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--config", type=Path, default=Path("config/ablation.yaml"))
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config value, e.g. sim_eval.trials=100 (repeatable)")
+    p.add_argument("--rows", nargs="+", help="only these row ids (teachers must be included)")
+    p.add_argument("--readme", type=Path, help="put the table between this file's markers")
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO,
+                        format="%(asctime)s %(name)s[%(process)d]: %(message)s")
+    config = load_config(args.config, args.set)
+    results = run(config, args.rows)
+    if args.readme:
+        update_readme(args.readme, render_table(results, config))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

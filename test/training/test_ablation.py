@@ -1,0 +1,100 @@
+"""The ablation command end to end on a tiny dataset: trains rows (one distilled from another),
+evaluates with the real simulator, writes the table, and reuses finished rows on a rerun."""
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from grasp_seg_ros.nets.weights import load_weights
+from grasp_seg_ros.training.ablation import BEGIN, END, load_config, main, update_readme
+from tiny_data import make_jacquard
+
+ROOT = Path(__file__).resolve().parents[2]
+RECIPE = str(ROOT / "config" / "train" / "ggcnn_synthetic.yaml")
+TINY = ["data.val_fraction=0.25", "train.batch_size=2", "train.epochs=1",
+        "train.max_steps_per_epoch=1", "train.threads=1", "eval.plot_images=1"]
+
+
+def write_config(tmp_path, data, rows):
+    config = {"name": "tiny", "out": str(tmp_path / "runs"), "test": str(data / "test"),
+              "budget": [f"data.train={data / 'train'}", *TINY],
+              "sim_eval": {"scenarios": ["isolated"], "trials": 1},
+              "latency": {"frames": 2, "threads": 1}, "rows": rows}
+    path = tmp_path / "ablation.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    root = tmp_path_factory.mktemp("tiny_ablation")
+    make_jacquard(root / "train", 6, seed=0)
+    make_jacquard(root / "test", 2, seed=1)
+    return root
+
+
+def test_one_command_trains_evaluates_and_tabulates_every_row(data, tmp_path):
+    config = write_config(tmp_path, data, [
+        {"id": "small", "name": "GG-CNN tiny", "recipe": RECIPE},
+        {"id": "student", "name": "GG-CNN2 distilled", "recipe": RECIPE,
+         "set": ["model.arch=ggcnn2"], "teacher": "@small"},
+        {"id": "shipped", "name": "shipped ggcnn", "weights": "ggcnn"},
+    ])
+    readme = tmp_path / "README.md"
+    readme.write_text(f"intro\n{BEGIN}\nold table\n{END}\noutro\n")
+    assert main(["--config", str(config), "--readme", str(readme)]) == 0
+    out = tmp_path / "runs"
+    results = json.loads((out / "ablation.json").read_text())
+    assert [r["id"] for r in results] == ["small", "student", "shipped"]
+    for r in results:
+        model, _ = load_weights(r["weights"])
+        assert r["params"] == sum(p.numel() for p in model.parameters())
+        assert r["test"]["samples"] == 2
+        assert r["sim_eval"]["isolated"]["attempts"] == 1
+        assert r["latency"]["median_ms"] > 0
+    student = results[1]
+    assert student["architecture"] == "ggcnn2"
+    assert student["training"]["distilled_from"] == str(out / "small" / "model.safetensors")
+    table = (out / "ablation.md").read_text()
+    assert all(name in table for name in ("GG-CNN tiny", "GG-CNN2 distilled", "shipped ggcnn"))
+    assert (out / "ablation.png").stat().st_size > 0
+    text = readme.read_text()
+    assert "old table" not in text and "GG-CNN2 distilled" in text
+    assert text.startswith("intro\n") and text.endswith("outro\n")
+
+    # a rerun trains nothing and evaluates nothing again
+    stamps = {p: p.stat().st_mtime_ns for p in out.glob("*/*") if p.name in
+              ("checkpoint.pt", "model.safetensors", "result.json")}
+    assert len(stamps) == 7   # 2 trained rows x 3 files + the shipped row's result
+    assert main(["--config", str(config)]) == 0
+    assert {p: p.stat().st_mtime_ns for p in stamps} == stamps
+    assert torch.load(out / "small" / "checkpoint.pt", weights_only=True)["epoch"] == 1
+
+
+def test_config_mistakes_are_named(tmp_path, data):
+    bad = write_config(tmp_path, data, [{"id": "a", "recipe": RECIPE, "colour": "red"}])
+    with pytest.raises(ValueError, match="unknown keys \\['colour'\\]"):
+        load_config(bad)
+    bad = write_config(tmp_path, data, [{"id": "a", "recipe": RECIPE, "teacher": "@b"},
+                                        {"id": "b", "recipe": RECIPE}])
+    with pytest.raises(ValueError, match="not an earlier row"):
+        load_config(bad)
+    bad = write_config(tmp_path, data, [{"id": "a", "recipe": RECIPE},
+                                        {"id": "a", "recipe": RECIPE}])
+    with pytest.raises(ValueError, match="duplicate row id"):
+        load_config(bad)
+    readme = tmp_path / "R.md"
+    readme.write_text("no markers")
+    with pytest.raises(ValueError, match="markers"):
+        update_readme(readme, "| table |")
+
+
+def test_shipped_ablation_config_loads_and_names_real_recipes():
+    config = load_config(ROOT / "config" / "ablation.yaml")
+    ids = [row["id"] for row in config["rows"]]
+    assert ids[:2] == ["ggcnn", "ggcnn2"] and "pspnet_r18_distilled" in ids
+    for row in config["rows"]:
+        assert (ROOT / row["recipe"]).is_file()
