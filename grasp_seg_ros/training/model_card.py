@@ -2,6 +2,7 @@
 
     python -m grasp_seg_ros.training.model_card models/ggcnn.safetensors \
         [--metrics-json eval.json]   # merge evaluation results into the file's metadata first
+        [--half]                     # store floating-point tensors as float16 (half the size)
 """
 
 from __future__ import annotations
@@ -27,6 +28,18 @@ def update_metrics(path: Path, metrics: dict, *, training: dict | None = None) -
         tensors = {k: f.get_tensor(k) for k in f.keys()}
     save_file(tensors, str(path), metadata={METADATA_KEY: meta.to_json()})
     return meta
+
+
+def store_half(path: Path) -> None:
+    """Re-save a weight file's floating-point tensors as float16 (metadata kept; loading casts
+    them back to the model's float32 parameters). Halves large files such as PSPNet's."""
+    import torch
+    meta = read_metadata(path)
+    with safe_open(str(path), framework="pt") as f:
+        tensors = {k: f.get_tensor(k) for k in f.keys()}
+    tensors = {k: v.half() if v.is_floating_point() else v for k, v in tensors.items()}
+    meta = replace(meta, training={**meta.training, "stored_as": str(torch.float16)})
+    save_file(tensors, str(path), metadata={METADATA_KEY: meta.to_json()})
 
 
 def render_card(path: Path, meta: ModelMetadata, n_params: int) -> str:

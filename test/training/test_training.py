@@ -81,3 +81,28 @@ def test_model_card_and_metrics_come_from_the_weight_file(tmp_path):
     card = write_model_card(path).read_text()
     assert "grasp-seg train --x 1" in card and '"accuracy": 0.5' in card
     assert "62,420 parameters" in card and "| epochs | 3 |" in card
+
+
+def test_weights_stored_as_half_load_into_float32_models(tmp_path):
+    from safetensors import safe_open
+
+    from grasp_seg_ros.nets.weights import ModelMetadata, load_weights, save_weights
+    from grasp_seg_ros.training.model_card import store_half
+    torch.manual_seed(0)
+    model = get_model("pspnet_r18", output_stride=16, fusion_channels=32).eval()
+    path = save_weights(tmp_path / "m.safetensors", model, ModelMetadata(
+        "pspnet_r18", arch_kwargs={"output_stride": 16, "fusion_channels": 32}))
+    full_size = path.stat().st_size
+    store_half(path)
+    assert path.stat().st_size < 0.55 * full_size
+    with safe_open(str(path), framework="pt") as f:
+        dtypes = {f.get_tensor(k).dtype for k in f.keys()}
+    assert dtypes == {torch.float16, torch.int64}          # BatchNorm's counters stay integers
+    loaded, meta = load_weights(path)
+    assert meta.training["stored_as"] == "torch.float16"
+    assert all(p.dtype == torch.float32 for p in loaded.parameters())
+    x = torch.randn(1, 1, 300, 300)
+    with torch.no_grad():
+        expected, got = model(x)["out"], loaded(x)["out"]
+    scale = float(expected.abs().max())
+    torch.testing.assert_close(got, expected, rtol=0, atol=0.02 * scale)
