@@ -33,7 +33,8 @@ import yaml
 
 LOG = logging.getLogger("grasp_seg_ros.ablation")
 
-CONFIG_KEYS = {"name", "description", "out", "budget", "test", "sim_eval", "latency", "rows"}
+CONFIG_KEYS = {"name", "description", "out", "budget", "test", "test_depth", "sim_eval",
+               "latency", "rows"}
 ROW_KEYS = {"id", "name", "recipe", "set", "weights", "teacher", "budget"}
 BEGIN, END = "<!-- ablation:begin -->", "<!-- ablation:end -->"
 
@@ -49,6 +50,7 @@ def load_config(path: Path, sets: list[str] = ()) -> dict:
     config.setdefault("out", "runs/ablation")
     config.setdefault("budget", [])
     config.setdefault("test", None)
+    config.setdefault("test_depth", "stereo")  # the depth the recipes train on
     config["sim_eval"] = {"scenarios": ["isolated", "clutter"], "trials": 50,
                           **(config.get("sim_eval") or {})}
     config["latency"] = {"frames": 50, "threads": 1, **(config.get("latency") or {})}
@@ -141,33 +143,40 @@ def evaluate_row(row: dict, weights: Path, config: dict, out: Path) -> dict:
     from grasp_seg_ros.sim.evaluation import run_sim_eval, summarise_attempts
     from grasp_seg_ros.training.datasets import GraspDataset, load_samples
     from grasp_seg_ros.training.metric import rectangle_metric
-    settings = {"weights": _digest(weights), "test": config.get("test"),
-                "sim_eval": config["sim_eval"], "latency": config["latency"]}
+    digest = _digest(weights)
+    settings = {"test": {"weights": digest, "data": config.get("test"),
+                         "depth": config["test_depth"]},
+                "sim_eval": {"weights": digest, **config["sim_eval"]},
+                "latency": {"weights": digest, **config["latency"]}}
     cache = out / row["id"] / "result.json"
-    if cache.is_file():
-        cached = json.loads(cache.read_text())
-        if cached.get("settings") == settings:
-            LOG.info("%s: evaluated already (%s)", row["id"], cache)
-            return cached
+    cached = json.loads(cache.read_text()) if cache.is_file() else {}
+    fresh = {part for part in settings
+             if cached.get("settings", {}).get(part) == settings[part] and part in cached}
+    if fresh == set(settings):
+        LOG.info("%s: evaluated already (%s)", row["id"], cache)
+        return cached
     model, meta = load_weights(weights)
     result: dict[str, Any] = {"id": row["id"], "name": row["name"], "weights": str(weights),
                               "settings": settings, "architecture": meta.architecture,
                               "arch_kwargs": meta.arch_kwargs,
                               "params": sum(p.numel() for p in model.parameters()),
                               "training": meta.training}
-    if config.get("test"):
-        test_set = GraspDataset(load_samples("synthetic", Path(config["test"])))
-        result["test"] = rectangle_metric(model, test_set, top_k=(1, 5))
-    detector = GraspDetector(str(weights), device="cpu")
-    result["sim_eval"] = {}
-    for scenario in config["sim_eval"]["scenarios"]:
-        attempts = run_sim_eval(detector, scenario=scenario,
-                                trials=int(config["sim_eval"]["trials"]))
-        s = summarise_attempts(attempts)
-        result["sim_eval"][scenario] = {k: s[k] for k in
-                                        ("attempts", "successes", "success_rate", "ci95_wilson")}
-    result["latency"] = cpu_latency_ms(weights, int(config["latency"]["frames"]),
-                                       int(config["latency"]["threads"]))
+    result.update({part: cached[part] for part in fresh})   # measured before, same settings
+    if "test" not in fresh and config.get("test"):
+        samples = load_samples("synthetic", Path(config["test"]), depth=config["test_depth"])
+        result["test"] = rectangle_metric(model, GraspDataset(samples), top_k=(1, 5))
+    if "sim_eval" not in fresh:
+        detector = GraspDetector(str(weights), device="cpu")
+        result["sim_eval"] = {}
+        for scenario in config["sim_eval"]["scenarios"]:
+            attempts = run_sim_eval(detector, scenario=scenario,
+                                    trials=int(config["sim_eval"]["trials"]))
+            s = summarise_attempts(attempts)
+            result["sim_eval"][scenario] = {k: s[k] for k in ("attempts", "successes",
+                                                              "success_rate", "ci95_wilson")}
+    if "latency" not in fresh:
+        result["latency"] = cpu_latency_ms(weights, int(config["latency"]["frames"]),
+                                           int(config["latency"]["threads"]))
     cache.parent.mkdir(parents=True, exist_ok=True)
     cache.write_text(json.dumps(result, indent=2, default=float))
     return result

@@ -55,6 +55,10 @@ def test_one_command_trains_evaluates_and_tabulates_every_row(data, tmp_path):
         assert r["test"]["samples"] == 2
         assert r["sim_eval"]["isolated"]["attempts"] == 1
         assert r["latency"]["median_ms"] > 0
+    # the table's test metric is the one the training run measured (same depth images)
+    for r in results[:2]:
+        run_metrics = json.loads((out / r["id"] / "metrics.json").read_text())["final"]["test"]
+        assert r["test"]["top1_correct"] == run_metrics["top1_correct"]
     student = results[1]
     assert student["architecture"] == "ggcnn2"
     assert student["training"]["distilled_from"] == str(out / "small" / "model.safetensors")
