@@ -188,8 +188,9 @@ def _budget(training: dict) -> str:
     if epochs is not None:
         parts.append(f"{epochs} ep x {training.get('train_samples', '?')} img")
     if seconds is not None:
-        parts.append(f"{float(seconds) / 60:.0f} min {training.get('device', '')} "
-                     f"x{training.get('processes', 1)}".rstrip())
+        procs = int(training.get("processes", 1))
+        parts.append(f"{float(seconds) / 60:.0f} min on {training.get('device', '?')}"
+                     + (f", {procs} processes" if procs > 1 else ""))
     if training.get("distilled_from"):
         parts.append(f"kd {training.get('kd_weight')}"
                      + (f", hint {training['feature_weight']}"
