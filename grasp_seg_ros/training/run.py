@@ -54,6 +54,7 @@ DEFAULT_RECIPE: dict[str, Any] = {
     "augmentation": asdict(Augmentation()),
     "train": {"epochs": 10, "batch_size": 8, "optimizer": "adam", "lr": 1e-3,
               "momentum": 0.9, "weight_decay": 0.0, "schedule": "cosine", "poly_power": 0.9,
+              "warmup_steps": 0, "grad_clip": 0.0,
               "seed": 0, "num_workers": 0, "max_steps_per_epoch": None, "threads": 0,
               "aux_weight": 0.4},
     "distill": {"teacher": None, "kd_weight": 1.0, "gt_weight": 1.0, "feature_weight": 0.0,
@@ -149,13 +150,37 @@ def make_optimizer(model: torch.nn.Module, t: dict) -> torch.optim.Optimizer:
     raise ValueError(f"optimizer must be adam or sgd, got {t['optimizer']!r}")
 
 
+def describe_optimiser(t: dict) -> str:
+    """One line for the model card: optimiser, learning rate, schedule, warmup, clipping."""
+    text = f"{t['optimizer']} lr {t['lr']}, {t['schedule']} schedule"
+    if t.get("warmup_steps"):
+        text += f", {t['warmup_steps']} warmup steps"
+    if t.get("grad_clip"):
+        text += f", gradient norm clipped at {t['grad_clip']}"
+    return text
+
+
 def make_schedule(opt, t: dict, total_steps: int):
+    """The recipe's cosine or poly decay over total_steps; with train.warmup_steps > 0 the
+    learning rate first rises linearly from 1/warmup_steps of its value (a deep trunk trained
+    from scratch at SGD's lr 0.01 can diverge in its first steps), then decays over the rest."""
+    warmup = int(t.get("warmup_steps") or 0)
+    if warmup < 0 or (warmup and warmup >= total_steps):
+        raise ValueError(f"train.warmup_steps must be in [0, {total_steps}) (the run's steps), "
+                         f"got {warmup}")
+    decay_steps = max(1, total_steps - warmup)
     if t["schedule"] == "cosine":
-        return torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(1, total_steps))
-    if t["schedule"] == "poly":
-        return torch.optim.lr_scheduler.PolynomialLR(opt, total_iters=max(1, total_steps),
-                                                     power=t["poly_power"])
-    raise ValueError(f"schedule must be cosine or poly, got {t['schedule']!r}")
+        decay = torch.optim.lr_scheduler.CosineAnnealingLR(opt, decay_steps)
+    elif t["schedule"] == "poly":
+        decay = torch.optim.lr_scheduler.PolynomialLR(opt, total_iters=decay_steps,
+                                                      power=t["poly_power"])
+    else:
+        raise ValueError(f"schedule must be cosine or poly, got {t['schedule']!r}")
+    if not warmup:
+        return decay
+    rise = torch.optim.lr_scheduler.LinearLR(opt, start_factor=1.0 / warmup, end_factor=1.0,
+                                             total_iters=warmup)
+    return torch.optim.lr_scheduler.SequentialLR(opt, [rise, decay], milestones=[warmup])
 
 
 class Distributed:
@@ -350,6 +375,9 @@ def train(recipe: dict, out: Path) -> dict:
             loss = total_loss(losses)
             opt.zero_grad(set_to_none=True)
             loss.backward()
+            if t["grad_clip"]:
+                torch.nn.utils.clip_grad_norm_(
+                    [p for g in opt.param_groups for p in g["params"]], t["grad_clip"])
             opt.step()
             sched.step()
             for k, v in losses.items():
@@ -450,8 +478,7 @@ def finish(recipe, out, model, history, test_set, ddp, seconds, n_train, n_val) 
                   "train_data": recipe["data"]["train"], "depth": recipe["data"]["depth"],
                   "train_samples": n_train, "val_samples": n_val,
                   "epochs": len(history), "batch_size": recipe["train"]["batch_size"],
-                  "optimiser": f"{recipe['train']['optimizer']} lr {recipe['train']['lr']}, "
-                               f"{recipe['train']['schedule']} schedule",
+                  "optimiser": describe_optimiser(recipe["train"]),
                   "augmentation": "none" if recipe["augmentation"] is None else
                   ", ".join(f"{k}={v}" for k, v in recipe["augmentation"].items()),
                   "processes": ddp.world, "device": str(ddp.device),

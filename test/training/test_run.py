@@ -105,6 +105,59 @@ def _one_epoch_then_stop(data, out):
     return recipe
 
 
+def test_warmup_rises_linearly_then_decays_and_resumes():
+    from grasp_seg_ros.training.run import make_schedule
+    t = {"schedule": "poly", "poly_power": 0.9, "warmup_steps": 5}
+
+    def run(steps, opt, sched):
+        lrs = []
+        for _ in range(steps):
+            lrs.append(opt.param_groups[0]["lr"])
+            opt.step()
+            sched.step()
+        return lrs
+
+    param = torch.nn.Parameter(torch.zeros(1))
+    opt = torch.optim.SGD([param], lr=0.01, momentum=0.9)
+    lrs = run(20, opt, make_schedule(opt, t, 20))
+    assert lrs[:6] == pytest.approx([0.002, 0.0036, 0.0052, 0.0068, 0.0084, 0.01])
+    assert all(a > b for a, b in zip(lrs[5:], lrs[6:])) and lrs[-1] < 0.001
+    # a checkpoint continues the same sequence, warmup included (train()'s order: build the
+    # optimiser and schedule, then load both states)
+    opt2 = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.01, momentum=0.9)
+    first = make_schedule(opt2, t, 20)
+    head = run(3, opt2, first)
+    opt3 = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.01, momentum=0.9)
+    resumed = make_schedule(opt3, t, 20)
+    opt3.load_state_dict(opt2.state_dict())
+    resumed.load_state_dict(first.state_dict())
+    assert head + run(17, opt3, resumed) == pytest.approx(lrs)
+    with pytest.raises(ValueError, match="warmup_steps"):
+        make_schedule(opt, t, 5)
+
+
+def test_gradient_clipping_bounds_every_step(data, tmp_path):
+    """SGD without momentum moves the weights by at most lr x clip per step."""
+    def change(out, **train_opts):
+        recipe = tiny_recipe(data, optimizer="sgd", momentum=0.0, weight_decay=0.0, lr=0.05,
+                             **train_opts)
+        torch.manual_seed(recipe["train"]["seed"])   # as train() does before building
+        from grasp_seg_ros.training.run import build_datasets
+        build_datasets(recipe)
+        start = get_model(recipe["model"]["arch"], **recipe["model"]["kwargs"]).state_dict()
+        train(recipe, out)
+        end, meta = load_weights(out / "model.safetensors")
+        delta = torch.cat([(end.state_dict()[k] - v).flatten() for k, v in start.items()])
+        return float(delta.norm()), meta
+
+    free, _ = change(tmp_path / "free")
+    clipped, meta = change(tmp_path / "clipped", grad_clip=1e-4)
+    steps = 4   # 2 epochs x 2 steps
+    assert clipped <= 0.05 * 1e-4 * steps * 1.001
+    assert free > 100 * clipped
+    assert "gradient norm clipped at 0.0001" in meta.training["optimiser"]
+
+
 def test_loss_falls_on_a_fixed_batch(data):
     from grasp_seg_ros.nets import get_model
     from grasp_seg_ros.training.losses import grasp_map_losses, total_loss
