@@ -3,6 +3,7 @@
     python -m grasp_seg_ros.training.model_card models/ggcnn.safetensors \
         [--metrics-json eval.json]   # merge evaluation results into the file's metadata first
         [--half]                     # store floating-point tensors as float16 (half the size)
+        [--note KEY=TEXT ...]        # add notes to the training table (budget, provenance)
 """
 
 from __future__ import annotations
@@ -95,10 +96,26 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("weights", type=Path)
     p.add_argument("--metrics-json", type=Path, action="append", default=[],
                    help="evaluation result(s) to merge into the metadata first")
+    p.add_argument("--half", action="store_true",
+                   help="store floating-point tensors as float16 (half the file size)")
+    p.add_argument("--note", action="append", default=[], metavar="KEY=TEXT",
+                   help="a note for the card's training table (repeatable)")
     args = p.parse_args(argv)
+    if not args.weights.is_file():
+        p.error(f"{args.weights} does not exist")
+    notes = {}
+    for item in args.note:
+        key, sep, text = item.partition("=")
+        if not sep or not key:
+            p.error(f"--note expects KEY=TEXT, got {item!r}")
+        notes[key] = text
     for result_path in args.metrics_json:
         result = json.loads(result_path.read_text())
         update_metrics(args.weights, {f"rectangle_top{result['top_k']}_sim_test": result})
+    if notes:
+        update_metrics(args.weights, {}, training=notes)
+    if args.half:
+        store_half(args.weights)
     write_model_card(args.weights)
 
 

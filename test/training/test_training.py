@@ -1,3 +1,6 @@
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -106,3 +109,28 @@ def test_weights_stored_as_half_load_into_float32_models(tmp_path):
         expected, got = model(x)["out"], loaded(x)["out"]
     scale = float(expected.abs().max())
     torch.testing.assert_close(got, expected, rtol=0, atol=0.02 * scale)
+
+
+def test_model_card_command_halves_a_file_and_records_notes(tmp_path):
+    from safetensors import safe_open
+
+    from grasp_seg_ros.nets.weights import ModelMetadata, read_metadata, save_weights
+    torch.manual_seed(0)
+    model = get_model("pspnet_r18", output_stride=16, fusion_channels=32)
+    path = save_weights(tmp_path / "m.safetensors", model, ModelMetadata(
+        "pspnet_r18", arch_kwargs={"output_stride": 16, "fusion_channels": 32}))
+    full_size = path.stat().st_size
+    run = subprocess.run([sys.executable, "-m", "grasp_seg_ros.training.model_card", str(path),
+                          "--half", "--note", "budget_note=4 epochs, 2-core CPU"],
+                         capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert path.stat().st_size < 0.55 * full_size
+    with safe_open(str(path), framework="pt") as f:
+        assert f.get_tensor("head.1.heads.0.weight").dtype == torch.float16
+    assert read_metadata(path).training["budget_note"] == "4 epochs, 2-core CPU"
+    card = path.with_suffix(".md").read_text()
+    assert "| budget_note | 4 epochs, 2-core CPU |" in card
+    assert "| stored_as | torch.float16 |" in card
+    bad = subprocess.run([sys.executable, "-m", "grasp_seg_ros.training.model_card", str(path),
+                          "--note", "no equals sign"], capture_output=True, text=True)
+    assert bad.returncode == 2 and "KEY=TEXT" in bad.stderr
