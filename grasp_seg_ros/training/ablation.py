@@ -227,22 +227,31 @@ def render_table(results: list[dict], config: dict) -> str:
 
 
 def plot(results: list[dict], path: Path) -> None:
+    """Top-1 against CPU latency; points are numbered, names in the legend (close points
+    would overlap as text labels)."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    from matplotlib.ticker import NullFormatter, ScalarFormatter
+    fig, ax = plt.subplots(figsize=(9, 4.8))
+    number = 0
     for r in results:
         top1 = (r.get("test") or {}).get("top1_accuracy")
         if top1 is None:
             continue
-        ax.scatter(r["latency"]["median_ms"], 100 * top1, s=30 + r["params"] / 2e5)
-        ax.annotate(r["name"], (r["latency"]["median_ms"], 100 * top1),
-                    textcoords="offset points", xytext=(6, 4), fontsize=8)
+        number += 1
+        x, y = r["latency"]["median_ms"], 100 * top1
+        ax.scatter(x, y, s=30 + r["params"] / 2e5, label=f"{number}  {r['name']}")
+        ax.annotate(str(number), (x, y), textcoords="offset points", xytext=(5, 4),
+                    fontsize=8)
     ax.set_xscale("log")
+    ax.xaxis.set_major_formatter(ScalarFormatter())
+    ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("CPU inference latency, median (ms, log scale)")
     ax.set_ylabel("rectangle metric top-1 on unseen objects (%)")
     ax.set_title("accuracy against latency (marker size: parameters)")
     ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5), markerscale=0.5)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
