@@ -33,8 +33,8 @@ import yaml
 
 LOG = logging.getLogger("grasp_seg_ros.ablation")
 
-CONFIG_KEYS = {"name", "description", "out", "budget", "test", "test_depth", "sim_eval",
-               "latency", "rows"}
+CONFIG_KEYS = {"name", "description", "out", "budget", "full_budget", "test", "test_depth",
+               "sim_eval", "latency", "rows"}
 ROW_KEYS = {"id", "name", "recipe", "set", "weights", "teacher", "budget"}
 BEGIN, END = "<!-- ablation:begin -->", "<!-- ablation:end -->"
 
@@ -83,6 +83,14 @@ def _digest(path: Path) -> str:
     return h.hexdigest()[:16]
 
 
+def budget_sets(row: dict, config: dict) -> list[str]:
+    """The recipe overrides that bound a row's training: its own ``budget``, else the
+    config's; none at all with ``full_budget: true`` (every recipe's own epochs)."""
+    if config.get("full_budget"):
+        return []
+    return list(row["budget"] if "budget" in row else config["budget"])
+
+
 def train_row(row: dict, config: dict, out: Path, weights_of: dict[str, Path]) -> Path:
     """The row's weight file: the one it names, or its recipe trained (resumed) under out."""
     from grasp_seg_ros.core.resources import resolve_model
@@ -90,8 +98,7 @@ def train_row(row: dict, config: dict, out: Path, weights_of: dict[str, Path]) -
     if row.get("weights"):
         return resolve_model(str(row["weights"]))
     run_dir = out / row["id"]
-    sets = [*(row["budget"] if "budget" in row else config["budget"]), *row.get("set", []),
-            f"out={run_dir}"]
+    sets = [*budget_sets(row, config), *row.get("set", []), f"out={run_dir}"]
     if config.get("test"):
         sets.append(f"data.test={config['test']}")
     if row.get("teacher"):

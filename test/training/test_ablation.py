@@ -102,3 +102,14 @@ def test_shipped_ablation_config_loads_and_names_real_recipes():
     assert ids[:2] == ["ggcnn", "ggcnn2"] and "pspnet_r18_distilled" in ids
     for row in config["rows"]:
         assert (ROOT / row["recipe"]).is_file()
+
+
+def test_full_budget_drops_the_config_and_row_budgets():
+    from grasp_seg_ros.training.ablation import budget_sets
+    config = load_config(ROOT / "config" / "ablation.yaml")
+    rows = {row["id"]: row for row in config["rows"]}
+    assert budget_sets(rows["pspnet_r18"], config) == ["train.epochs=4"]
+    assert budget_sets(rows["pspnet_r50"], config) == ["train.epochs=12"]
+    assert budget_sets(rows["ggcnn"], config) == []
+    full = load_config(ROOT / "config" / "ablation.yaml", ["full_budget=true"])
+    assert all(budget_sets(row, full) == [] for row in full["rows"])
