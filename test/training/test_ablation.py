@@ -110,6 +110,10 @@ def test_full_budget_drops_the_config_and_row_budgets():
     rows = {row["id"]: row for row in config["rows"]}
     assert budget_sets(rows["pspnet_r18"], config) == ["train.epochs=4"]
     assert budget_sets(rows["pspnet_r50"], config) == ["train.epochs=12"]
+    # the shipped student and its label-only control share the teacher's budget
+    assert budget_sets(rows["pspnet_r18_distilled_12ep"], config) == ["train.epochs=12"]
+    assert budget_sets(rows["pspnet_r18_12ep"], config) == ["train.epochs=12"]
+    assert rows["pspnet_r18_distilled_12ep"]["teacher"] == "@pspnet_r50"
     assert budget_sets(rows["ggcnn"], config) == []
     full = load_config(ROOT / "config" / "ablation.yaml", ["full_budget=true"])
     assert all(budget_sets(row, full) == [] for row in full["rows"])
