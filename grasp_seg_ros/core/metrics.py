@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Sequence
 
-import cv2
 import numpy as np
 
 from grasp_seg_ros.core.grasp import Grasp2D, angle_difference
@@ -18,11 +17,50 @@ IOU_THRESHOLD = 0.25
 ANGLE_THRESHOLD_RAD = np.radians(30.0)
 
 
+def _clip(subject: np.ndarray, clip: np.ndarray) -> np.ndarray:
+    """Sutherland-Hodgman: the part of convex polygon ``subject`` inside convex ``clip``.
+
+    Both (N, 2), counter-clockwise. Exact for touching and collinear edges, where OpenCV's
+    intersectConvexConvex returns 0 for a 1/3 overlap (two parallel rectangles whose long
+    edges are collinear).
+    """
+    out = subject
+    for i in range(len(clip)):
+        if len(out) == 0:
+            break
+        a, b = clip[i], clip[(i + 1) % len(clip)]
+        edge = b - a
+        side = edge[0] * (out[:, 1] - a[1]) - edge[1] * (out[:, 0] - a[0])  # >= 0: inside
+        kept = []
+        for j in range(len(out)):
+            p, q = out[j], out[(j + 1) % len(out)]
+            sp, sq = side[j], side[(j + 1) % len(out)]
+            if sp >= 0:
+                kept.append(p)
+            if (sp >= 0) != (sq >= 0):
+                kept.append(p + (q - p) * (sp / (sp - sq)))
+        out = np.asarray(kept, np.float64).reshape(-1, 2)
+    return out
+
+
+def _area(poly: np.ndarray) -> float:
+    if len(poly) < 3:
+        return 0.0
+    x, y = poly[:, 0], poly[:, 1]
+    return 0.5 * abs(float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1))))
+
+
+def _ccw(poly: np.ndarray) -> np.ndarray:
+    x, y = poly[:, 0], poly[:, 1]
+    signed = float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1)))
+    return poly if signed >= 0 else poly[::-1]
+
+
 def rectangle_iou(a: GraspRectangle, b: GraspRectangle) -> float:
-    """Intersection over union of two rotated rectangles (pixel units)."""
-    pa = a.corners()[:, ::-1].astype(np.float32)  # (x=col, y=row) for OpenCV
-    pb = b.corners()[:, ::-1].astype(np.float32)
-    inter, _ = cv2.intersectConvexConvex(pa, pb)
+    """Intersection over union of two rotated rectangles (pixel units), exact."""
+    pa = _ccw(a.corners().astype(np.float64))
+    pb = _ccw(b.corners().astype(np.float64))
+    inter = _area(_clip(pa, pb))
     area_a, area_b = a.opening_px * a.jaw_px, b.opening_px * b.jaw_px
     union = area_a + area_b - inter
     return float(inter / union) if union > 0 else 0.0

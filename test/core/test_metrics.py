@@ -43,3 +43,32 @@ def test_grasp_rectangle_uses_width_and_half_jaws():
     rect = grasp_rectangle(Grasp2D(row=5, col=6, angle_rad=0.3, width_px=30.0, quality=0.9))
     assert (rect.row, rect.col, rect.angle_rad, rect.opening_px, rect.jaw_px) == \
         (5, 6, 0.3, 30.0, 15.0)
+
+
+def test_parallel_rectangles_with_collinear_edges_overlap_by_a_third():
+    # OpenCV's intersectConvexConvex returned 0.0 here: shifted 5 px along the 10 px jaw axis
+    # (the jaws run at (cos a, sin a) in (row, col)), the long edges are collinear and the
+    # overlap is 60 x 5 of 60 x 10 each: IoU = 300 / 900
+    a = GraspRectangle(100.0, 100.0, np.radians(10), 60.0, 10.0)
+    jaws = np.array([np.cos(a.angle_rad), np.sin(a.angle_rad)]) * 5.0
+    b = GraspRectangle(100.0 + jaws[0], 100.0 + jaws[1], a.angle_rad, 60.0, 10.0)
+    assert rectangle_iou(a, b) == pytest.approx(1.0 / 3.0, abs=1e-6)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_iou_matches_a_rasterised_overlap(seed):
+    rng = np.random.default_rng(seed)
+    import cv2
+    for _ in range(40):
+        rects = [GraspRectangle(float(rng.uniform(80, 120)), float(rng.uniform(80, 120)),
+                                float(rng.uniform(-np.pi, np.pi)),
+                                float(rng.uniform(20, 60)), float(rng.uniform(8, 30)))
+                 for _ in range(2)]
+        masks = []
+        for r in rects:  # 8x supersampled raster of each rectangle
+            m = np.zeros((1600, 1600), np.uint8)
+            cv2.fillPoly(m, [np.rint(r.corners()[:, ::-1] * 8).astype(np.int32)], 1)
+            masks.append(m.astype(bool))
+        raster = (masks[0] & masks[1]).sum() / max((masks[0] | masks[1]).sum(), 1)
+        assert rectangle_iou(*rects) == pytest.approx(raster, abs=0.02)
+        assert rectangle_iou(*rects) == pytest.approx(rectangle_iou(*rects[::-1]), abs=1e-9)
