@@ -10,6 +10,7 @@
     grasp-seg bench      per-stage detector latency (median/p95) per torch thread count
     grasp-seg dataset    generate a synthetic Jacquard-format dataset (grasps by trial)
     grasp-seg sim-eval   simulated grasp trials of a model or the no-network baseline
+    grasp-seg probe      angle probe: closing-axis error on known objects, many cameras
     grasp-seg soak       drive grasp_detector at 30 Hz for a long time: drops, latency, memory
     grasp-seg realsense-camera  run the realsense_camera node (pyrealsense2)
     grasp-seg realsense  list cameras, record, make recordings of simulated scenes, inspect
@@ -61,6 +62,8 @@ DELEGATED: dict[str, tuple[str, str]] = {
     "bench": ("grasp_seg_ros.inference.bench", "per-stage detector latency per thread count"),
     "dataset": ("grasp_seg_ros.sim.dataset", "generate a Jacquard-format dataset by trials"),
     "sim-eval": ("grasp_seg_ros.sim.evaluation", "simulated grasp trials of a model"),
+    "probe": ("grasp_seg_ros.sim.probe",
+              "closing-axis error on objects of known pose, many orientations and cameras"),
     "soak": ("grasp_seg_ros.ros.soak", "drive grasp_detector at a fixed rate for long"),
     "export": ("grasp_seg_ros.inference.onnx_backend", "export a model to ONNX"),
     "realsense-camera": ("grasp_seg_ros.ros.realsense_node",

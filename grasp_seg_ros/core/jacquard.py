@@ -5,6 +5,17 @@ metres, 0 = no data), ``*_mask.png`` (8-bit, 255 = object) and ``*_grasps.txt`` 
 per line, ``x;y;theta;opening;jaw``: centre column and row in pixels, theta in degrees
 (positive = clockwise on screen, i.e. from +column towards +row), opening and jaw size in
 pixels. theta = -angle of core.grasp (which is counter-clockwise on screen).
+
+Our synthetic samples add two sidecars that Jacquard readers ignore:
+
+- ``*_grasps_graded.csv``: every candidate that was tried, failures included, one per line
+  after a header: ``x;y;theta;opening;jaw;robustness;trials;object;width_m`` (the first five
+  as in the grasps file; robustness in [0, 1] is the fraction of the candidate's gripper trials
+  that held, trials = how many ran (0: wider than the gripper's stroke), object = the
+  simulator's body id, width_m = the opening in metres). The grasps file holds the candidates
+  whose robustness reaches the generator's threshold.
+- ``*_camera.json``: the intrinsics (K, size), the camera's pose in the table frame and its
+  kind and noise model, and the gripper profile of the labels.
 """
 
 from __future__ import annotations
@@ -19,7 +30,20 @@ import numpy as np
 from grasp_seg_ros.core.rectangles import GraspRectangle
 
 SUFFIXES = {"perfect": "_perfect_depth.tiff", "stereo": "_stereo_depth.tiff",
-            "mask": "_mask.png", "grasps": "_grasps.txt"}
+            "mask": "_mask.png", "grasps": "_grasps.txt", "graded": "_grasps_graded.csv",
+            "camera": "_camera.json"}
+GRADED_HEADER = "x;y;theta;opening;jaw;robustness;trials;object;width_m"
+
+
+@dataclass(frozen=True)
+class GradedRectangle:
+    """A graded candidate of the sidecar file."""
+
+    rectangle: GraspRectangle
+    robustness: float
+    trials: int
+    object_id: int
+    width_m: float
 
 
 @dataclass(frozen=True)
@@ -33,9 +57,38 @@ class JacquardSample:
 
 
 def write_grasps(path: Path, rectangles: Iterable[GraspRectangle]) -> None:
-    lines = [f"{r.col:.2f};{r.row:.2f};{-np.degrees(r.angle_rad):.2f};{r.opening_px:.2f};"
-             f"{r.jaw_px:.2f}" for r in rectangles]
-    path.write_text("\n".join(lines) + ("\n" if lines else ""))
+    lines = [_line(r) for r in rectangles]
+    Path(path).write_text("\n".join(lines) + ("\n" if lines else ""))
+
+
+def _line(r: GraspRectangle) -> str:
+    return (f"{r.col:.2f};{r.row:.2f};{-np.degrees(r.angle_rad):.2f};{r.opening_px:.2f};"
+            f"{r.jaw_px:.2f}")
+
+
+def write_graded(path: Path, graded: Iterable[GradedRectangle]) -> None:
+    lines = [GRADED_HEADER] + [f"{_line(g.rectangle)};{g.robustness:.3f};{g.trials};"
+                               f"{g.object_id};{g.width_m:.4f}" for g in graded]
+    Path(path).write_text("\n".join(lines) + "\n")
+
+
+def read_graded(path: Path) -> list[GradedRectangle]:
+    lines = Path(path).read_text().splitlines()
+    if not lines or lines[0].strip() != GRADED_HEADER:
+        raise ValueError(f"{path}: expected the header {GRADED_HEADER!r}")
+    out = []
+    for n, line in enumerate(lines[1:], 2):
+        if not line.strip():
+            continue
+        try:
+            x, y, theta, opening, jaw, rob, trials, obj, width = line.split(";")
+            rect = GraspRectangle(row=float(y), col=float(x),
+                                  angle_rad=float(-np.radians(float(theta))),
+                                  opening_px=float(opening), jaw_px=float(jaw))
+            out.append(GradedRectangle(rect, float(rob), int(trials), int(obj), float(width)))
+        except ValueError:
+            raise ValueError(f"{path}:{n}: expected '{GRADED_HEADER}', got {line!r}") from None
+    return out
 
 
 def read_grasps(path: Path) -> list[GraspRectangle]:

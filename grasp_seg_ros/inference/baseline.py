@@ -6,6 +6,9 @@ to the region's extent plus a margin. Regions wider than ``max_width_px`` across
 rim, a box wall) or longer than ``max_length_px`` (a straight piece of that rim) are
 skipped for the next highest. Same preprocessing and pose geometry as
 the detector.
+
+``closing='major'`` closes along the long axis instead: a known-bad control that every
+orientation measure must fail (it finds the same objects, only the angle is wrong).
 """
 
 from __future__ import annotations
@@ -31,8 +34,11 @@ class HighestObjectBaseline:
     def __init__(self, config: DetectorConfig | None = None, *, top_band_m: float = 0.01,
                  margin_px: float = 6.0, min_region_px: int = 20,
                  max_width_px: float = 120.0, max_length_px: float = 180.0,
-                 max_regions: int = 200) -> None:
+                 max_regions: int = 200, closing: str = "minor") -> None:
+        if closing not in ("minor", "major"):
+            raise ValueError(f"closing must be 'minor' or 'major', got '{closing}'")
         self.config = config or DetectorConfig()
+        self.closing = closing
         self.top_band_m = top_band_m
         self.margin_px = margin_px
         self.min_region_px = min_region_px
@@ -62,7 +68,8 @@ class HighestObjectBaseline:
             length = float(np.ptp((pts - centre) @ evecs[:, 1])) + 1.0
             if extent > self.max_width_px or length > self.max_length_px:
                 continue  # wider or longer than an object: a tray's rim or wall
-            angle = float(np.arctan2(-minor[0], minor[1]))
+            axis = minor if self.closing == "minor" else evecs[:, 1]
+            angle = float(np.arctan2(-axis[0], axis[1]))
             angle = (angle + np.pi / 2) % np.pi - np.pi / 2
             row = int(np.clip(round(centre[0]), 0, depth.shape[0] - 1))
             col = int(np.clip(round(centre[1]), 0, depth.shape[1] - 1))

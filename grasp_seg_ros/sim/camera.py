@@ -1,11 +1,13 @@
-"""A simulated top-down depth camera with RealSense D435-like intrinsics.
+"""A simulated depth camera: real cameras' intrinsics, any height and tilt.
 
-One CameraConfig describes size, intrinsics and pose; ``render_depth_m`` turns PyBullet's
-z-buffer into metric depth along the optical axis in one place.
+One CameraConfig describes size, intrinsics and pose; ``render`` turns PyBullet's z-buffer
+into metric depth along the optical axis in one place.
 
-World frame: z up, table surface at z = 0. The camera looks straight down from
-``height_m`` above ``target_xy_m``; its optical frame (x right, y down, z forward) has
-x = world +x, y = world -y, z = world -z.
+World frame: z up, table surface at z = 0. By default the camera looks straight down from
+``height_m`` above ``target_xy_m`` with D435-like intrinsics; its optical frame (x right,
+y down, z forward) then has x = world +x, y = world -y, z = world -z. ``tilt_deg`` tips the
+optical axis towards the horizon while it still looks at the target; ``camera_model`` and
+``random_camera`` give D435/D405/L515-like cameras with their noise models.
 """
 
 from __future__ import annotations
@@ -61,7 +63,13 @@ class DepthNoise:
 
 @dataclass(frozen=True)
 class CameraConfig:
-    """Image size, pinhole intrinsics and pose of the simulated depth camera."""
+    """Image size, pinhole intrinsics and pose of the simulated depth camera.
+
+    The camera looks at ``target_xy_m`` on the table from ``height_m`` above it, its optical
+    axis ``tilt_deg`` from straight down; ``azimuth_deg`` is the horizontal direction it looks
+    in (from world +x), which is also "up" in the image. tilt 0 and azimuth 90 give the
+    top-down camera with x = world +x, y = world -y, z = world -z.
+    """
 
     width: int = 640
     height: int = 480
@@ -69,9 +77,12 @@ class CameraConfig:
     fy: float = 385.0
     height_m: float = 0.55
     target_xy_m: tuple[float, float] = (0.0, 0.0)
+    tilt_deg: float = 0.0
+    azimuth_deg: float = 90.0
     near_m: float = 0.05
     far_m: float = 3.0
     frame_id: str = "camera_depth_optical_frame"
+    name: str = "d435"
 
     @property
     def cx(self) -> float:
@@ -86,31 +97,95 @@ class CameraConfig:
         return CameraIntrinsics(fx=self.fx, fy=self.fy, cx=self.cx, cy=self.cy,
                                 width=self.width, height=self.height)
 
-    def k(self) -> list[float]:
-        return [self.fx, 0.0, self.cx, 0.0, self.fy, self.cy, 0.0, 0.0, 1.0]
+    @property
+    def _up_hint(self) -> np.ndarray:
+        az = np.radians(self.azimuth_deg)
+        return np.array([np.cos(az), np.sin(az), 0.0])
+
+    @property
+    def eye_m(self) -> np.ndarray:
+        """The camera's position in the world."""
+        x0, y0 = self.target_xy_m
+        back = self.height_m * np.tan(np.radians(self.tilt_deg)) * self._up_hint
+        return np.array([x0 - back[0], y0 - back[1], self.height_m])
+
+    @property
+    def rotation(self) -> np.ndarray:
+        """(3, 3) world_R_optical: columns are the optical x, y, z axes in the world."""
+        z = np.array([*self.target_xy_m, 0.0]) - self.eye_m
+        z /= np.linalg.norm(z)
+        up = self._up_hint - (self._up_hint @ z) * z
+        y = -up / np.linalg.norm(up)
+        x = np.cross(y, z)
+        return np.column_stack([x, y, z])
 
     def camera_to_world(self, points_cam: np.ndarray) -> np.ndarray:
         """Optical-frame points (..., 3) -> world points."""
         p = np.asarray(points_cam, np.float64)
-        x0, y0 = self.target_xy_m
-        return np.stack([x0 + p[..., 0], y0 - p[..., 1], self.height_m - p[..., 2]], axis=-1)
+        return p @ self.rotation.T + self.eye_m
 
     def world_to_camera(self, points_world: np.ndarray) -> np.ndarray:
         p = np.asarray(points_world, np.float64)
-        x0, y0 = self.target_xy_m
-        return np.stack([p[..., 0] - x0, y0 - p[..., 1], self.height_m - p[..., 2]], axis=-1)
+        return (p - self.eye_m) @ self.rotation
 
     def view_matrix(self) -> list[float]:
-        x0, y0 = self.target_xy_m
-        # image rows run along world -y, so OpenGL's "up" is world +y
-        return pybullet.computeViewMatrix(cameraEyePosition=[x0, y0, self.height_m],
-                                          cameraTargetPosition=[x0, y0, 0.0],
-                                          cameraUpVector=[0.0, 1.0, 0.0])
+        # OpenGL's "up" is image up: the horizontal direction the camera looks in
+        return pybullet.computeViewMatrix(cameraEyePosition=self.eye_m.tolist(),
+                                          cameraTargetPosition=[*self.target_xy_m, 0.0],
+                                          cameraUpVector=self._up_hint.tolist())
 
     def projection_matrix(self) -> list[float]:
         fov_deg = float(np.degrees(2.0 * np.arctan(self.height / (2.0 * self.fy))))
         return pybullet.computeProjectionMatrixFOV(fov=fov_deg, aspect=self.width / self.height,
                                                    nearVal=self.near_m, farVal=self.far_m)
+
+
+#: Depth-stream intrinsics of real cameras (focal lengths in pixels at each size; the
+#: simulated principal point is the image centre). D435: 87 deg wide stereo depth;
+#: D405: short-range stereo; L515: 70 deg lidar.
+CAMERA_MODELS: dict[str, dict[str, tuple[int, int, float]]] = {
+    "d435": {"640x480": (640, 480, 385.0), "848x480": (848, 480, 427.0)},
+    "d405": {"640x480": (640, 480, 433.0), "848x480": (848, 480, 434.0)},
+    "l515": {"640x480": (640, 480, 457.0), "1024x768": (1024, 768, 730.0)},
+}
+
+#: The noise model of each camera kind.
+CAMERA_NOISE: dict[str, DepthNoise] = {
+    "d435": DepthNoise(),
+    # short-range stereo: finer near, worse far, smaller holes
+    "d405": DepthNoise(sigma_base_m=0.0002, sigma_quadratic_per_m=0.003, edge_dropout=0.4,
+                       holes_per_frame=1.0, hole_radius_px=(2, 5)),
+    # time of flight: roughly constant noise, flying pixels on edges, few holes
+    "l515": DepthNoise(sigma_base_m=0.0012, sigma_quadratic_per_m=0.0, edge_dropout=0.3,
+                       holes_per_frame=0.5, hole_radius_px=(2, 4)),
+}
+
+
+def camera_model(name: str, size: str = "640x480", **pose: float) -> CameraConfig:
+    """A CameraConfig with a real camera's depth intrinsics, e.g. camera_model('d405',
+    '848x480', height_m=0.4, tilt_deg=20)."""
+    if name not in CAMERA_MODELS:
+        raise ValueError(f"unknown camera '{name}'; known: {sorted(CAMERA_MODELS)}")
+    if size not in CAMERA_MODELS[name]:
+        raise ValueError(f"camera '{name}' has no {size} mode; known: "
+                         f"{sorted(CAMERA_MODELS[name])}")
+    w, h, f = CAMERA_MODELS[name][size]
+    return CameraConfig(width=w, height=h, fx=f, fy=f, name=name, **pose)
+
+
+def random_camera(rng: np.random.Generator, *,
+                  height_range_m: tuple[float, float] = (0.3, 1.0), max_tilt_deg: float = 35.0,
+                  target_xy_m: tuple[float, float] = (0.0, 0.0)
+                  ) -> tuple[CameraConfig, DepthNoise]:
+    """A camera of a random real kind and mode, height, tilt and azimuth, with its noise."""
+    name = sorted(CAMERA_MODELS)[int(rng.integers(len(CAMERA_MODELS)))]
+    sizes = sorted(CAMERA_MODELS[name])
+    size = sizes[int(rng.integers(len(sizes)))]
+    tilt = float(rng.uniform(0.0, max_tilt_deg)) if rng.random() < 0.7 else 0.0
+    camera = camera_model(name, size, height_m=float(rng.uniform(*height_range_m)),
+                          tilt_deg=tilt, azimuth_deg=float(rng.uniform(0.0, 360.0)),
+                          target_xy_m=target_xy_m)
+    return camera, CAMERA_NOISE[name]
 
 
 def render(camera: CameraConfig, client: int) -> tuple[np.ndarray, np.ndarray]:

@@ -2,11 +2,15 @@
 from a rendered depth image, the simulated gripper executes it.
 
     grasp-seg sim-eval --model ggcnn --split test --scenario isolated --trials 100
-    grasp-seg sim-eval --model baseline --scenario clutter --trials 100
+    grasp-seg sim-eval --model baseline --scenario clutter --gripper franka --camera tilted
 
 isolated: one object per scene, one attempt. clutter: 5-8 objects in a tray, picked until the
 tray is empty or 1.5 attempts per object are used; every attempt counts. Success = an object
-lifted and held. Writes a CSV of attempts, a JSON summary and a contact sheet PNG.
+lifted and held through the gripper profile's trial (the realistic profiles shake and turn the
+wrist). Cameras: ``top`` (D435 intrinsics, 0.55 m straight down: the first training setting)
+and ``tilted`` (the same camera 0.55 m high, looking at the workspace 30 deg from vertical).
+Objects have masses from their volume (sim.objects.ObjectPhysics). Writes a CSV of attempts,
+a JSON summary and a contact sheet PNG.
 """
 
 from __future__ import annotations
@@ -25,8 +29,8 @@ from tqdm import tqdm
 
 from grasp_seg_ros.core.draw import draw_grasps
 from grasp_seg_ros.core.errors import GraspSegError, NoGraspFound
-from grasp_seg_ros.sim.camera import CameraConfig, DepthNoise
-from grasp_seg_ros.sim.gripper import Gripper, TrialConfig
+from grasp_seg_ros.sim.camera import CAMERA_NOISE, CameraConfig, DepthNoise, camera_model
+from grasp_seg_ros.sim.gripper import DEFAULT_GRIPPER, GRIPPERS, Gripper, gripper_profile
 from grasp_seg_ros.sim.scene import SceneConfig, make_scene
 from grasp_seg_ros.sim.trials import pose_to_world_grasp
 from grasp_seg_ros.core.resources import DEFAULT_MODEL
@@ -34,6 +38,11 @@ from grasp_seg_ros.core.resources import DEFAULT_MODEL
 LOG = logging.getLogger(__name__)
 EVAL_SEED_OFFSET = 5_000_000
 SCENARIOS = ("isolated", "clutter")
+#: the cameras of sim-eval, by name
+EVAL_CAMERAS: dict[str, CameraConfig] = {
+    "top": camera_model("d435", height_m=0.55),
+    "tilted": camera_model("d435", height_m=0.55, tilt_deg=30.0),
+}
 
 
 @dataclass
@@ -58,21 +67,31 @@ def wilson_interval(successes: int, n: int) -> tuple[float, float]:
 def run_sim_eval(predictor, *, split: str = "test", scenario: str = "isolated",
                  trials: int = 50, seed: int = EVAL_SEED_OFFSET,
                  sources: tuple[str, ...] = ("random_urdfs",), object_dir: Path | None = None,
-                 camera: CameraConfig = CameraConfig(), noise: DepthNoise | None = DepthNoise(),
-                 trial: TrialConfig = TrialConfig()) -> list[Attempt]:
-    """Run ``trials`` attempts; ``predictor`` has GraspDetector's detect/reset_tracking."""
+                 camera: CameraConfig | str = "top", noise: DepthNoise | None = None,
+                 gripper: str = DEFAULT_GRIPPER, progress: bool = True) -> list[Attempt]:
+    """Run ``trials`` attempts; ``predictor`` has GraspDetector's detect/reset_tracking.
+
+    ``camera``: a name of EVAL_CAMERAS or a CameraConfig; ``noise`` defaults to the camera
+    kind's model; ``gripper``: a name of sim.gripper.GRIPPERS.
+    """
     if scenario not in SCENARIOS:
         raise ValueError(f"scenario must be one of {SCENARIOS}, got '{scenario}'")
+    if isinstance(camera, str):
+        if camera not in EVAL_CAMERAS:
+            raise ValueError(f"unknown camera '{camera}'; known: {sorted(EVAL_CAMERAS)}")
+        camera = EVAL_CAMERAS[camera]
+    noise = noise if noise is not None else CAMERA_NOISE.get(camera.name, DepthNoise())
+    profile = gripper_profile(gripper)
     clutter = scenario == "clutter"
     config = SceneConfig(num_objects=(5, 8) if clutter else (1, 1), sources=sources,
                          split=split, object_dir=object_dir, tray=clutter,
                          area_half_m=0.09 if clutter else 0.06)
     attempts: list[Attempt] = []
-    bar = tqdm(total=trials, desc=f"sim-eval {scenario}")
+    bar = tqdm(total=trials, desc=f"sim-eval {scenario} {gripper}", disable=not progress)
     scene_seed = seed
     while len(attempts) < trials:
         with make_scene(scene_seed, camera=camera, config=config) as scene:
-            gripper = Gripper(scene.client)
+            hand = Gripper(scene.client, profile.gripper)
             rng = np.random.default_rng([scene_seed, 4])
             budget = int(np.ceil(1.5 * len(scene.objects))) if clutter else 1
             predictor.reset_tracking()
@@ -90,8 +109,8 @@ def run_sim_eval(predictor, *, split: str = "test", scenario: str = "isolated",
                     continue
                 best = det.best
                 world = pose_to_world_grasp(best, camera)
-                held = gripper.execute(world, trial, table_z_m=scene.table_z_m,
-                                       remove_held=clutter)
+                held = hand.execute(world, profile.trial, table_z_m=scene.table_z_m,
+                                    remove_held=clutter)
                 lifted = next((o.label for o in remaining if o.body_id == held), None)
                 thumb = draw_grasps(det.preprocessed.depth_m, [best.grasp_2d], upscale=1)
                 attempts.append(Attempt(
@@ -100,7 +119,7 @@ def run_sim_eval(predictor, *, split: str = "test", scenario: str = "isolated",
                     {"x_m": world.x_m, "y_m": world.y_m, "z_m": world.surface_z_m,
                      "yaw_rad": world.yaw_rad, "width_m": world.width_m,
                      "quality": best.quality}, thumb))
-                if clutter and held is not None:
+                if clutter and held is not None:  # execute() took it out of the world
                     scene.objects = [o for o in scene.objects if o.body_id != held]
                 bar.update()
         scene_seed += 1
@@ -171,29 +190,28 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--sources", nargs="+", default=["random_urdfs"],
                    choices=("primitives", "random_urdfs", "folder"))
     p.add_argument("--object-dir", type=Path)
-    p.add_argument("--shake", action="store_true", help="shake after lifting (stricter)")
+    p.add_argument("--gripper", default=DEFAULT_GRIPPER, choices=sorted(GRIPPERS))
+    p.add_argument("--camera", default="top", choices=sorted(EVAL_CAMERAS))
     p.add_argument("--out", type=Path, default=Path("sim_eval_output"))
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    if args.model == "baseline":
-        from grasp_seg_ros.inference.baseline import HighestObjectBaseline
-        predictor, name = HighestObjectBaseline(), "baseline"
-    else:
-        from grasp_seg_ros.inference.detector import GraspDetector
-        predictor = GraspDetector(args.model, device="cpu")
-        name = predictor.model_path.stem
+    from grasp_seg_ros.sim.probe import make_predictor
+    predictor, name = make_predictor(args.model)
     attempts = run_sim_eval(predictor, split=args.split, scenario=args.scenario,
                             trials=args.trials, seed=args.seed, sources=tuple(args.sources),
-                            object_dir=args.object_dir, trial=TrialConfig(shake=args.shake))
+                            object_dir=args.object_dir, camera=args.camera,
+                            gripper=args.gripper)
     summary = summarise_attempts(attempts)
     summary.update({"model": name, "split": args.split, "scenario": args.scenario,
-                    "sources": args.sources, "shake": args.shake, "seed": args.seed})
-    tag = f"{name}_{args.scenario}_{args.split}"
+                    "sources": args.sources, "gripper": args.gripper, "camera": args.camera,
+                    "seed": args.seed})
+    tag = f"{name}_{args.scenario}_{args.split}_{args.gripper}_{args.camera}"
     write_outputs(attempts, summary, args.out, tag)
     lo, hi = summary["ci95_wilson"]
-    LOG.info("%s %s on %s: %d/%d lifted = %.1f%% (95%% CI %.1f-%.1f%%); outputs in %s/%s.*",
-             name, args.scenario, args.split, summary["successes"], summary["attempts"],
-             100 * summary["success_rate"], 100 * lo, 100 * hi, args.out, tag)
+    LOG.info("%s %s on %s, %s, %s camera: %d/%d lifted = %.1f%% (95%% CI %.1f-%.1f%%); "
+             "outputs in %s/%s.*", name, args.scenario, args.split, args.gripper, args.camera,
+             summary["successes"], summary["attempts"], 100 * summary["success_rate"],
+             100 * lo, 100 * hi, args.out, tag)
 
 
 if __name__ == "__main__":

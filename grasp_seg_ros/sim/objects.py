@@ -11,6 +11,7 @@ Sources:
 
 from __future__ import annotations
 
+import functools
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -131,3 +132,77 @@ def _primitive(client: int, kind: str, rng: np.random.Generator, xy: np.ndarray)
     pybullet.changeDynamics(body, -1, lateralFriction=float(rng.uniform(0.5, 1.0)),
                             physicsClientId=client)
     return body
+
+
+@dataclass(frozen=True)
+class ObjectPhysics:
+    """Realistic masses and friction: mass = volume x density, clamped to real objects.
+
+    Args:
+        density_kg_m3: (min, max) density; hollow packaging and plastic parts sit low, wood in
+            the middle, full bottles and solid plastic near water.
+        mass_kg: (min, max) clamp of the resulting mass.
+        friction: (min, max) lateral friction of the object's surface (PyBullet multiplies it
+            with the pad's).
+    """
+
+    density_kg_m3: tuple[float, float] = (150.0, 1000.0)
+    mass_kg: tuple[float, float] = (0.02, 1.0)
+    friction: tuple[float, float] = (0.4, 0.8)
+
+
+@functools.lru_cache(maxsize=2048)
+def _mesh_volume_unit(path: str) -> float:
+    """Volume of a closed .obj mesh at scale 1 (signed tetrahedra); 0 when unreadable."""
+    vertices: list[list[float]] = []
+    faces: list[list[int]] = []
+    try:
+        with open(path) as f:
+            for line in f:
+                if line.startswith("v "):
+                    vertices.append([float(v) for v in line.split()[1:4]])
+                elif line.startswith("f "):
+                    faces.append([int(t.split("/")[0]) for t in line.split()[1:]])
+    except (OSError, ValueError):
+        return 0.0
+    if not vertices or not faces:
+        return 0.0
+    v = np.asarray(vertices)
+    total = 0.0
+    for face in faces:
+        idx = [i - 1 if i > 0 else len(v) + i for i in face]
+        for k in range(1, len(idx) - 1):  # fan triangulation
+            total += float(np.dot(v[idx[0]], np.cross(v[idx[k]], v[idx[k + 1]]))) / 6.0
+    return abs(total)
+
+
+def body_volume_m3(client: int, body: int) -> float:
+    """The base's collision volume: exact for primitives, the mesh's volume for meshes
+    (half its bounding box when the mesh is not closed)."""
+    shape = pybullet.getCollisionShapeData(body, -1, physicsClientId=client)[0]
+    geom, dims = shape[2], shape[3]
+    if geom == pybullet.GEOM_BOX:
+        return float(np.prod(dims))
+    if geom == pybullet.GEOM_SPHERE:
+        return float(4.0 / 3.0 * np.pi * dims[0] ** 3)
+    if geom == pybullet.GEOM_CYLINDER:
+        return float(np.pi * dims[1] ** 2 * dims[0])
+    volume = 0.0
+    if geom == pybullet.GEOM_MESH and shape[4]:
+        volume = _mesh_volume_unit(shape[4].decode()) * float(np.prod(dims))
+    lo, hi = pybullet.getAABB(body, physicsClientId=client)
+    box = float(np.prod(np.subtract(hi, lo)))
+    return volume if 0.0 < volume <= box else 0.5 * box
+
+
+def apply_physics(client: int, body: int, physics: ObjectPhysics,
+                  rng: np.random.Generator) -> float:
+    """Give a body a mass from its volume and a random density, and a friction; returns the
+    mass in kg."""
+    density = float(rng.uniform(*physics.density_kg_m3))
+    mass = float(np.clip(body_volume_m3(client, body) * density, *physics.mass_kg))
+    pybullet.changeDynamics(body, -1, mass=mass,
+                            lateralFriction=float(rng.uniform(*physics.friction)),
+                            spinningFriction=0.001, rollingFriction=0.0001,
+                            physicsClientId=client)
+    return mass

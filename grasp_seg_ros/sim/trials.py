@@ -1,4 +1,4 @@
-"""Grasps in the image <-> grasps in the world, and grasp labels verified by gripper trials."""
+"""Grasps in the image <-> grasps in the world, and graded grasp labels from gripper trials."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from scipy import ndimage
 from grasp_seg_ros.core.pose import GraspPose
 from grasp_seg_ros.core.rectangles import GraspRectangle
 from grasp_seg_ros.sim.camera import CameraConfig
-from grasp_seg_ros.sim.gripper import Gripper, TrialConfig, WorldGrasp
+from grasp_seg_ros.sim.gripper import Gripper, WorldGrasp
 from grasp_seg_ros.sim.scene import Scene
 
 
@@ -36,79 +36,177 @@ def pose_to_world_grasp(pose: GraspPose, camera: CameraConfig) -> WorldGrasp:
                       yaw_rad=float(np.arctan2(d[1], d[0])), width_m=float(pose.width_m))
 
 
+# -- graded, orientation-bearing labels ------------------------------------------------------
+
 @dataclass(frozen=True)
-class LabelConfig:
-    """Antipodal candidate sampling for trial-verified labels.
+class GradeConfig:
+    """Graded labels: several closing angles at each centre, each tried under perturbations.
 
     Args:
-        candidates_per_object: candidates tried per object.
-        band_px: half-width of the strip used to measure the object across a candidate.
-        margin_px: extra opening added to the measured extent, in image pixels.
+        centres_per_object: grasp centres per visible object, drawn from the middle of its
+            image (distance transform of its mask >= ``medial_fraction`` of the maximum).
+        angles: closing directions per centre, evenly over 180 deg (random offset).
+        perturbations: extra trials of a grasp whose nominal trial held, each moved by up to
+            ``shift_m``, turned by up to ``turn_deg`` and opened by ``opening_m`` more or less.
+            A grasp whose nominal trial fails scores 0 without them.
+        good_robustness: grasps at or above it go into Jacquard's grasps file.
+        time_scale: the trials' step multiplier (see TrialConfig.time_scale).
+        approach_m: the fingers start this far above the grasp (a shorter descent; the
+            fingers still sweep down past everything above the grasp).
+        lift_m: lift height before the shake and the wrist's turn.
+        neighbourhood_m: objects farther than this from the one being labelled are left
+            out of its trials (nothing the gripper does there can reach them).
     """
 
-    candidates_per_object: int = 24
-    band_px: float = 2.0
-    margin_px: float = 4.0
-    trial: TrialConfig = TrialConfig()
+    centres_per_object: int = 2
+    angles: int = 6
+    perturbations: int = 2
+    shift_m: float = 0.004
+    turn_deg: float = 10.0
+    opening_m: tuple[float, float] = (-0.003, 0.006)
+    medial_fraction: float = 0.5
+    good_robustness: float = 0.5
+    time_scale: float = 0.35
+    approach_m: float = 0.05
+    lift_m: float = 0.08
+    neighbourhood_m: float = 0.05
 
 
 @dataclass(frozen=True)
-class TrialResult:
+class GradedGrasp:
+    """One candidate: where and how it was tried, and the fraction of its trials that held."""
+
     body_id: int
-    rectangle: GraspRectangle   #: image pixels
-    success: bool
+    rectangle: GraspRectangle  #: image pixels of the depth it was labelled on
+    world: WorldGrasp          #: width_m = the opening: the object's extent + clearance
+    robustness: float          #: in [0, 1]
+    trials: int                #: 0 = not tried (wider than the stroke, or off the object)
+    reason: str                #: 'tried', 'too_wide', 'no_surface'
 
 
-def extent_across(mask_rc: np.ndarray, row: float, col: float, angle_rad: float,
-                  band_px: float) -> float:
-    """Length of the object's pixels along the closing direction through (row, col)."""
-    closing = np.array([-np.sin(angle_rad), np.cos(angle_rad)])
-    rel = mask_rc - np.array([row, col])
-    along = rel @ closing
-    across = rel @ np.array([closing[1], -closing[0]])
-    strip = along[np.abs(across) <= band_px]
-    return float(strip.max() - strip.min() + 1.0) if strip.size else 0.0
+def world_to_rectangle(world: WorldGrasp, camera: CameraConfig,
+                       jaw_m: float) -> GraspRectangle:
+    """A world grasp as an image rectangle (angle convention of core.grasp)."""
+    c = np.array([world.x_m, world.y_m, world.surface_z_m])
+    d = np.array([np.cos(world.yaw_rad), np.sin(world.yaw_rad), 0.0])
+    e = np.array([-d[1], d[0], 0.0])
+    pts = np.stack([c, c - d * world.width_m / 2, c + d * world.width_m / 2,
+                    c - e * jaw_m / 2, c + e * jaw_m / 2])
+    px = camera.intrinsics().point_to_pixel(camera.world_to_camera(pts))  # (row, col)
+    closing = px[2] - px[1]
+    angle = float(np.arctan2(-closing[0], closing[1]))
+    angle = (angle + np.pi / 2) % np.pi - np.pi / 2
+    return GraspRectangle(row=float(px[0, 0]), col=float(px[0, 1]), angle_rad=angle,
+                          opening_px=float(np.linalg.norm(closing)),
+                          jaw_px=float(np.linalg.norm(px[4] - px[3])))
 
 
-def label_objects(scene: Scene, gripper: Gripper, depth_m: np.ndarray, seg: np.ndarray,
-                  rng: np.random.Generator, config: LabelConfig = LabelConfig()
-                  ) -> list[TrialResult]:
-    """Sample antipodal candidates on every visible object and try each with the gripper.
+def _candidate(points_w: np.ndarray, centre_w: np.ndarray, yaw: float, jaw_half_m: float,
+               clearance_m: float) -> WorldGrasp | None:
+    """Centre the grasp on the object's extent along the closing direction through
+    ``centre_w`` (a strip as wide as the pads); None when the strip is empty."""
+    d = np.array([np.cos(yaw), np.sin(yaw)])
+    rel = points_w[:, :2] - centre_w[:2]
+    along, across = rel @ d, rel @ np.array([-d[1], d[0]])
+    strip = np.abs(across) <= jaw_half_m
+    if strip.sum() < 3:
+        return None
+    lo, hi = float(along[strip].min()), float(along[strip].max())
+    mid = centre_w[:2] + d * 0.5 * (lo + hi)
+    return WorldGrasp(x_m=float(mid[0]), y_m=float(mid[1]),
+                      surface_z_m=float(points_w[strip, 2].max()), yaw_rad=float(yaw),
+                      width_m=(hi - lo) + clearance_m)
 
-    ``depth_m`` is a clean render of the settled scene; the physics state is restored before
-    every trial, so trials never disturb each other.
+
+def grade_objects(scene: Scene, gripper: Gripper, profile, depth_m: np.ndarray,
+                  seg: np.ndarray, rng: np.random.Generator,
+                  config: GradeConfig = GradeConfig()) -> list[GradedGrasp]:
+    """Graded, orientation-bearing labels for every visible object of a settled scene.
+
+    ``depth_m`` is a clean render; ``profile`` a sim.gripper.GripperProfile whose gripper
+    ``gripper`` is. Failures are kept: each centre says which closing angles hold and which
+    do not. The physics state is restored before every trial.
     """
+    from dataclasses import replace
+
     camera = scene.camera
-    fx = camera.fx
+    intr = camera.intrinsics()
+    trial = replace(profile.trial, time_scale=config.time_scale,
+                    approach_m=min(profile.trial.approach_m, config.approach_m),
+                    lift_m=min(profile.trial.lift_m, config.lift_m))
+    jaw_m = gripper.config.jaw_m
+    stroke = gripper.config.max_opening_m
     state = pybullet.saveState(physicsClientId=scene.client)
-    results: list[TrialResult] = []
+    out: list[GradedGrasp] = []
+
+    def attempt(g: WorldGrasp, body: int) -> bool:
+        pybullet.restoreState(state, physicsClientId=scene.client)
+        executed = WorldGrasp(g.x_m, g.y_m, g.surface_z_m, g.yaw_rad,
+                              max(g.width_m - trial.opening_margin_m, 0.0))
+        return gripper.execute(executed, trial, table_z_m=scene.table_z_m) == body
+
     try:
         for obj in scene.objects:
-            mask = seg == obj.body_id
+            mask = (seg == obj.body_id) & np.isfinite(depth_m)
             core_mask = ndimage.binary_erosion(mask, iterations=2)
             if core_mask.sum() < 10:
                 continue
-            pixels = np.column_stack(np.nonzero(mask)).astype(np.float64)
-            centres = np.column_stack(np.nonzero(core_mask))
-            picks = rng.integers(0, len(centres), config.candidates_per_object)
-            angles = rng.uniform(-np.pi / 2, np.pi / 2, config.candidates_per_object)
-            for (r, c), a in zip(centres[picks], angles):
-                z = float(depth_m[r, c])
-                opening_px = extent_across(pixels, r, c, a, config.band_px) \
-                    + 2 * config.margin_px
-                width_m = opening_px * z / fx
-                rect = GraspRectangle(row=float(r), col=float(c), angle_rad=float(a),
-                                      opening_px=opening_px,
-                                      jaw_px=gripper.config.jaw_m * fx / z)
-                if width_m > gripper.config.max_opening_m:
-                    results.append(TrialResult(obj.body_id, rect, False))
-                    continue
-                pybullet.restoreState(state, physicsClientId=scene.client)
-                grasp = image_grasp_to_world(r, c, a, width_m - config.trial.opening_margin_m,
-                                             z, camera)
-                held = gripper.execute(grasp, config.trial, table_z_m=scene.table_z_m)
-                results.append(TrialResult(obj.body_id, rect, held == obj.body_id))
+            _isolate(scene, obj.body_id, config.neighbourhood_m)
+            rows, cols = np.nonzero(mask)
+            points_w = camera.camera_to_world(intr.pixel_to_point(rows, cols,
+                                                                  depth_m[rows, cols]))
+            dist = ndimage.distance_transform_edt(core_mask)
+            medial = np.column_stack(np.nonzero(dist >= config.medial_fraction * dist.max()))
+            picks = rng.choice(len(medial), min(config.centres_per_object, len(medial)),
+                               replace=False)
+            for r, c in medial[picks]:
+                centre_w = camera.camera_to_world(intr.pixel_to_point(r, c, depth_m[r, c]))
+                offset = rng.uniform(0.0, np.pi / config.angles)
+                for k in range(config.angles):
+                    yaw = offset + k * np.pi / config.angles - np.pi / 2
+                    g = _candidate(points_w, centre_w, yaw, jaw_m / 2, profile.clearance_m)
+                    if g is None:
+                        continue
+                    rect = world_to_rectangle(g, camera, jaw_m)
+                    if g.width_m > stroke:
+                        out.append(GradedGrasp(obj.body_id, rect, g, 0.0, 0, "too_wide"))
+                        continue
+                    held = [attempt(g, obj.body_id)]
+                    if held[0]:
+                        for _ in range(config.perturbations):
+                            t = np.radians(rng.uniform(-config.turn_deg, config.turn_deg))
+                            shift = rng.uniform(-config.shift_m, config.shift_m, 2)
+                            width = g.width_m + rng.uniform(*config.opening_m)
+                            p = WorldGrasp(g.x_m + shift[0], g.y_m + shift[1], g.surface_z_m,
+                                           g.yaw_rad + t, float(min(width, stroke)))
+                            held.append(attempt(p, obj.body_id))
+                        robustness = float(np.mean(held))
+                    else:
+                        robustness = 0.0
+                    out.append(GradedGrasp(obj.body_id, rect, g, robustness, len(held),
+                                           "tried"))
     finally:
+        _isolate(scene, None, 0.0)
         pybullet.restoreState(state, physicsClientId=scene.client)
         pybullet.removeState(state, physicsClientId=scene.client)
-    return results
+    return out
+
+
+def _isolate(scene: Scene, body_id: int | None, neighbourhood_m: float) -> None:
+    """Switch off the collisions of objects farther than ``neighbourhood_m`` from
+    ``body_id``'s bounding box (they cannot touch a gripper working on it, and resting
+    contacts are most of a step's cost); None switches every object back on."""
+    client = scene.client
+    if body_id is not None:
+        lo, hi = (np.asarray(v) for v in pybullet.getAABB(body_id, physicsClientId=client))
+    for obj in scene.objects:
+        on = True
+        if body_id is not None and obj.body_id != body_id:
+            olo, ohi = (np.asarray(v) for v in pybullet.getAABB(obj.body_id,
+                                                                physicsClientId=client))
+            gap = np.maximum(np.maximum(olo - hi, lo - ohi), 0.0)[:2]
+            on = bool(np.linalg.norm(gap) <= neighbourhood_m)
+        # dynamic bodies' defaults: group 1, mask all; off: nothing collides with it (a body
+        # switched off falls through the table, and the next restoreState puts it back)
+        pybullet.setCollisionFilterGroupMask(obj.body_id, -1, 1 if on else 0,
+                                             -1 if on else 0, physicsClientId=client)

@@ -4,16 +4,21 @@
 
 For each row of the config, in order: train it from its recipe with the config's budget
 (a rerun resumes an unfinished run and skips a finished one), or take the weight file the row
-names; then measure the rectangle metric on the test split (unseen objects), simulated grasp
-success (sim-eval, isolated and clutter), the parameter count and the CPU inference latency
-(the node's optimised PyTorch path, median/p95 over --frames, one thread). A row may distil
+names, or a network-free predictor (``predictor: baseline`` or ``baseline_along``, the
+known-bad control); then measure the rectangle metric on the test split (unseen objects, when
+the config names one), the angle probe (``probe``: closing-axis error, centres on the object
+and width, over orientations, camera heights and tilts; sim.probe), simulated grasp success
+(``sim_eval``: every listed scenario x gripper profile x camera, with 95% intervals), the
+parameter count and the CPU inference latency (the node's optimised PyTorch path, median/p95
+over --frames, one thread). A row may distil
 from an earlier row (``teacher: "@row_id"``). Results are cached per row (``result.json``,
 keyed on the weight file and the evaluation settings) so an interrupted run picks up where it
 stopped.
 
 Writes, in the config's ``out`` folder: ablation.md (the table, with each row's budget),
 ablation.json and ablation.png (accuracy against latency). ``--readme`` replaces the table
-between the README's ``<!-- ablation:begin -->`` and ``<!-- ablation:end -->`` markers.
+between the README's ``<!-- ablation:begin -->`` and ``<!-- ablation:end -->`` markers
+(``readme_marker: NAME`` in the config: ``<!-- NAME:begin -->`` instead).
 """
 
 from __future__ import annotations
@@ -34,8 +39,9 @@ import yaml
 LOG = logging.getLogger("grasp_seg_ros.ablation")
 
 CONFIG_KEYS = {"name", "description", "out", "budget", "full_budget", "test", "test_depth",
-               "sim_eval", "latency", "rows"}
-ROW_KEYS = {"id", "name", "recipe", "set", "weights", "teacher", "budget"}
+               "sim_eval", "probe", "latency", "rows", "readme_marker"}
+ROW_KEYS = {"id", "name", "recipe", "set", "weights", "teacher", "budget", "predictor"}
+PREDICTORS = ("baseline", "baseline_along")
 BEGIN, END = "<!-- ablation:begin -->", "<!-- ablation:end -->"
 
 
@@ -53,6 +59,13 @@ def load_config(path: Path, sets: list[str] = ()) -> dict:
     config.setdefault("test_depth", "stereo")  # the depth the recipes train on
     config["sim_eval"] = {"scenarios": ["isolated", "clutter"], "trials": 50,
                           **(config.get("sim_eval") or {})}
+    # each run: scenario x gripper profile x camera; the default is the old table's two
+    config["sim_eval"].setdefault("runs", [
+        {"scenario": s, "gripper": "legacy", "camera": "top"}
+        for s in config["sim_eval"]["scenarios"]])
+    if config.get("probe") is not None:
+        config["probe"] = {"yaws": 12, "heights": [0.35, 0.6, 0.9], "tilts": [0.0, 15.0, 30.0],
+                           "gripper": "robotiq_2f85", **config["probe"]}
     config["latency"] = {"frames": 50, "threads": 1, **(config.get("latency") or {})}
     rows = config.get("rows") or []
     if not rows:
@@ -62,8 +75,12 @@ def load_config(path: Path, sets: list[str] = ()) -> dict:
         unknown = set(row) - ROW_KEYS
         if unknown:
             raise ValueError(f"{path}: row {row.get('id')!r} has unknown keys {sorted(unknown)}")
-        if "id" not in row or ("recipe" not in row and "weights" not in row):
-            raise ValueError(f"{path}: every row needs an id and a recipe or weights: {row}")
+        if "id" not in row or not ({"recipe", "weights", "predictor"} & set(row)):
+            raise ValueError(f"{path}: every row needs an id and a recipe, weights or "
+                             f"predictor: {row}")
+        if row.get("predictor") is not None and row["predictor"] not in PREDICTORS:
+            raise ValueError(f"{path}: row {row['id']!r}: predictor must be one of "
+                             f"{PREDICTORS}, got {row['predictor']!r}")
         if row["id"] in seen:
             raise ValueError(f"{path}: duplicate row id {row['id']!r}")
         teacher = row.get("teacher")
@@ -95,6 +112,8 @@ def train_row(row: dict, config: dict, out: Path, weights_of: dict[str, Path]) -
     """The row's weight file: the one it names, or its recipe trained (resumed) under out."""
     from grasp_seg_ros.core.resources import resolve_model
     from grasp_seg_ros.training.run import load_recipe, train
+    if row.get("predictor"):
+        return Path(row["predictor"])  # not a file: a network-free predictor's name
     if row.get("weights"):
         return resolve_model(str(row["weights"]))
     run_dir = out / row["id"]
@@ -143,18 +162,25 @@ def cpu_latency_ms(weights: Path, frames: int, threads: int) -> dict[str, float]
     return {"median_ms": float(np.median(times)), "p95_ms": float(np.percentile(times, 95))}
 
 
+def _run_label(run: dict) -> str:
+    return f"{run['scenario']}/{run['gripper']}/{run['camera']}"
+
+
 def evaluate_row(row: dict, weights: Path, config: dict, out: Path) -> dict:
     """Everything the table shows for one row (cached in out/<id>/result.json)."""
-    from grasp_seg_ros.inference.detector import GraspDetector
-    from grasp_seg_ros.nets.weights import load_weights
     from grasp_seg_ros.sim.evaluation import run_sim_eval, summarise_attempts
-    from grasp_seg_ros.training.datasets import GraspDataset, load_samples
-    from grasp_seg_ros.training.metric import rectangle_metric
-    digest = _digest(weights)
-    settings = {"test": {"weights": digest, "data": config.get("test"),
-                         "depth": config["test_depth"]},
-                "sim_eval": {"weights": digest, **config["sim_eval"]},
-                "latency": {"weights": digest, **config["latency"]}}
+    from grasp_seg_ros.sim.probe import (ProbeCamera, make_predictor, run_probe,
+                                         summarise_probe)
+    network = not row.get("predictor")
+    digest = _digest(weights) if network else row["predictor"]
+    settings = {"sim_eval": {"weights": digest, **config["sim_eval"]}}
+    if network:
+        settings["latency"] = {"weights": digest, **config["latency"]}
+        if config.get("test"):
+            settings["test"] = {"weights": digest, "data": config.get("test"),
+                                "depth": config["test_depth"]}
+    if config.get("probe"):
+        settings["probe"] = {"weights": digest, **config["probe"]}
     cache = out / row["id"] / "result.json"
     cached = json.loads(cache.read_text()) if cache.is_file() else {}
     fresh = {part for part in settings
@@ -162,26 +188,41 @@ def evaluate_row(row: dict, weights: Path, config: dict, out: Path) -> dict:
     if fresh == set(settings):
         LOG.info("%s: evaluated already (%s)", row["id"], cache)
         return cached
-    model, meta = load_weights(weights)
     result: dict[str, Any] = {"id": row["id"], "name": row["name"], "weights": str(weights),
-                              "settings": settings, "architecture": meta.architecture,
-                              "arch_kwargs": meta.arch_kwargs,
-                              "params": sum(p.numel() for p in model.parameters()),
-                              "training": meta.training}
+                              "settings": settings}
+    if network:
+        from grasp_seg_ros.nets.weights import load_weights
+        model, meta = load_weights(weights)
+        result.update({"architecture": meta.architecture, "arch_kwargs": meta.arch_kwargs,
+                       "params": sum(p.numel() for p in model.parameters()),
+                       "training": meta.training})
+    else:
+        model = None
+        result.update({"architecture": row["predictor"], "params": 0, "training": {}})
     result.update({part: cached[part] for part in fresh})   # measured before, same settings
-    if "test" not in fresh and config.get("test"):
+    if "test" in settings and "test" not in fresh:
+        from grasp_seg_ros.training.datasets import GraspDataset, load_samples
+        from grasp_seg_ros.training.metric import rectangle_metric
         samples = load_samples("synthetic", Path(config["test"]), depth=config["test_depth"])
         result["test"] = rectangle_metric(model, GraspDataset(samples), top_k=(1, 5))
+    predictor, _ = make_predictor(str(weights) if network else row["predictor"])
+    if "probe" in settings and "probe" not in fresh:
+        pc = config["probe"]
+        cameras = tuple(ProbeCamera(float(h), float(t))
+                        for h in pc["heights"] for t in pc["tilts"])
+        views = run_probe(predictor, cameras=cameras, yaws=int(pc["yaws"]),
+                          gripper=pc["gripper"])
+        result["probe"] = summarise_probe(views)
     if "sim_eval" not in fresh:
-        detector = GraspDetector(str(weights), device="cpu")
         result["sim_eval"] = {}
-        for scenario in config["sim_eval"]["scenarios"]:
-            attempts = run_sim_eval(detector, scenario=scenario,
-                                    trials=int(config["sim_eval"]["trials"]))
+        for run in config["sim_eval"]["runs"]:
+            attempts = run_sim_eval(predictor, scenario=run["scenario"],
+                                    trials=int(config["sim_eval"]["trials"]),
+                                    gripper=run["gripper"], camera=run["camera"])
             s = summarise_attempts(attempts)
-            result["sim_eval"][scenario] = {k: s[k] for k in ("attempts", "successes",
-                                                              "success_rate", "ci95_wilson")}
-    if "latency" not in fresh:
+            result["sim_eval"][_run_label(run)] = {
+                k: s[k] for k in ("attempts", "successes", "success_rate", "ci95_wilson")}
+    if "latency" in settings and "latency" not in fresh:
         result["latency"] = cpu_latency_ms(weights, int(config["latency"]["frames"]),
                                            int(config["latency"]["threads"]))
     cache.parent.mkdir(parents=True, exist_ok=True)
@@ -212,24 +253,58 @@ def _pct(test: dict | None, key: str) -> str:
     return f"{100 * test[key]:.1f}%" + (f" ({round(test[key] * n)}/{n})" if n else "")
 
 
+def _sim_cell(e: dict | None) -> str:
+    if e is None:
+        return "-"
+    lo, hi = e["ci95_wilson"]
+    return f"{e['successes']}/{e['attempts']} ({100 * lo:.0f}-{100 * hi:.0f}%)"
+
+
 def render_table(results: list[dict], config: dict) -> str:
-    scenarios = config["sim_eval"]["scenarios"]
+    runs = [_run_label(r) for r in config["sim_eval"]["runs"]]
     lat = config["latency"]
-    head = (["model", "params", "budget (epochs x images; train time, device)",
-             "test top-1", "test top-5"]
-            + [f"sim {s}" for s in scenarios]
-            + [f"CPU latency ms ({lat['threads']} thread) median/p95"])
+    with_test = bool(config.get("test"))
+    with_probe = bool(config.get("probe"))
+    head = ["model", "params", "budget (epochs x images; train time, device)"]
+    if with_test:
+        head += ["test top-1", "test top-5"]
+    if with_probe:
+        head += ["probe: median axis error", "within 20 deg", "on object",
+                 "width within 1.5 cm"]
+    head += [f"sim {r}" for r in runs]
+    head += [f"CPU latency ms ({lat['threads']} thread) median/p95"]
     lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
     for r in results:
-        sims = []
-        for s in scenarios:
-            e = r.get("sim_eval", {}).get(s)
-            sims.append("-" if e is None else f"{e['successes']}/{e['attempts']}")
-        cells = [r["name"], f"{r['params'] / 1e6:.2f} M", _budget(r["training"]),
-                 _pct(r.get("test"), "top1_accuracy"), _pct(r.get("test"), "top5_accuracy"),
-                 *sims,
-                 f"{r['latency']['median_ms']:.1f} / {r['latency']['p95_ms']:.1f}"]
+        cells = [r["name"], f"{r['params'] / 1e6:.2f} M" if r["params"] else "-",
+                 _budget(r.get("training") or {})]
+        if with_test:
+            cells += [_pct(r.get("test"), "top1_accuracy"), _pct(r.get("test"), "top5_accuracy")]
+        if with_probe:
+            o = (r.get("probe") or {}).get("overall")
+            cells += ["-"] * 4 if o is None else [
+                f"{o['median_error_deg']:.1f} deg", f"{100 * o['within_20deg']:.0f}%",
+                f"{100 * o['on_object']:.0f}%", f"{100 * o['width_within_1p5cm']:.0f}%"]
+        cells += [_sim_cell(r.get("sim_eval", {}).get(run)) for run in runs]
+        latency = r.get("latency")
+        cells.append("-" if latency is None else
+                     f"{latency['median_ms']:.1f} / {latency['p95_ms']:.1f}")
         lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def render_probe_table(results: list[dict], key: str) -> str:
+    """Median closing-axis error (and share within 20 deg) of every row, by object or by
+    camera (``key``: a group of sim.probe.summarise_probe)."""
+    rows = [r for r in results if r.get("probe")]
+    if not rows:
+        return ""
+    groups = list(rows[0]["probe"][key])
+    lines = ["| model | " + " | ".join(groups) + " |", "|" + " --- |" * (len(groups) + 1)]
+    for r in rows:
+        g = r["probe"][key]
+        lines.append(f"| {r['name']} | " + " | ".join(
+            f"{g[k]['median_error_deg']:.0f} ({100 * g[k]['within_20deg']:.0f}%)"
+            if k in g else "-" for k in groups) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -244,7 +319,7 @@ def plot(results: list[dict], path: Path) -> None:
     number = 0
     for r in results:
         top1 = (r.get("test") or {}).get("top1_accuracy")
-        if top1 is None:
+        if top1 is None or r.get("latency") is None:
             continue
         number += 1
         x, y = r["latency"]["median_ms"], 100 * top1
@@ -264,13 +339,15 @@ def plot(results: list[dict], path: Path) -> None:
     plt.close(fig)
 
 
-def update_readme(readme: Path, table: str) -> None:
+def update_readme(readme: Path, table: str, marker: str = "ablation") -> None:
+    """Replace what stands between ``<!-- marker:begin -->`` and ``<!-- marker:end -->``."""
+    begin, end = f"<!-- {marker}:begin -->", f"<!-- {marker}:end -->"
     text = readme.read_text()
-    if BEGIN not in text or END not in text:
-        raise ValueError(f"{readme} has no {BEGIN} ... {END} markers to put the table between")
-    head, rest = text.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
-    readme.write_text(f"{head}{BEGIN}\n{table}{END}{tail}")
+    if begin not in text or end not in text:
+        raise ValueError(f"{readme} has no {begin} ... {end} markers to put the table between")
+    head, rest = text.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    readme.write_text(f"{head}{begin}\n{table}{end}{tail}")
 
 
 def run(config: dict, rows: list[str] | None = None) -> list[dict]:
@@ -287,10 +364,18 @@ def run(config: dict, rows: list[str] | None = None) -> list[dict]:
         weights_of[row["id"]] = weights
         results.append(evaluate_row(row, weights, config, out))
     table = render_table(results, config)
+    extra = ""
+    if config.get("probe"):
+        extra = ("\n## Angle probe by object: median closing-axis error in deg (share within "
+                 "20 deg)\n\n" + render_probe_table(results, "by_object")
+                 + "\n## Angle probe by camera (height m, tilt deg)\n\n"
+                 + render_probe_table(results, "by_camera"))
     (out / "ablation.md").write_text(
-        f"# {config.get('name', 'ablation')}\n\n{config.get('description', '')}\n\n{table}")
+        f"# {config.get('name', 'ablation')}\n\n{config.get('description', '')}\n\n{table}"
+        f"{extra}")
     (out / "ablation.json").write_text(json.dumps(results, indent=2, default=float))
-    plot(results, out / "ablation.png")
+    if any((r.get("test") or {}).get("top1_accuracy") is not None for r in results):
+        plot(results, out / "ablation.png")
     LOG.info("wrote %s, ablation.json and ablation.png:\n%s", out / "ablation.md", table)
     return results
 
@@ -309,7 +394,8 @@ def main(argv: list[str] | None = None) -> int:
     config = load_config(args.config, args.set)
     results = run(config, args.rows)
     if args.readme:
-        update_readme(args.readme, render_table(results, config))
+        update_readme(args.readme, render_table(results, config),
+                      config.get("readme_marker", "ablation"))
     return 0
 
 

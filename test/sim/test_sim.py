@@ -87,3 +87,34 @@ def test_noise_model_is_seeded_and_can_be_switched_off():
     off = DepthNoise(sigma_base_m=0, sigma_quadratic_per_m=0, edge_dropout=0,
                      holes_per_frame=0).apply(depth, np.random.default_rng(3))
     np.testing.assert_array_equal(off, depth)
+
+
+def test_objects_get_masses_from_their_volume(client):
+    from grasp_seg_ros.sim.objects import ObjectPhysics, apply_physics, body_volume_m3
+    shapes = {"box": (pybullet.GEOM_BOX, {"halfExtents": [0.02, 0.03, 0.04]}, 0.04 * 0.06 * 0.08),
+              "cylinder": (pybullet.GEOM_CYLINDER, {"radius": 0.02, "height": 0.1},
+                           np.pi * 0.02 ** 2 * 0.1),
+              "sphere": (pybullet.GEOM_SPHERE, {"radius": 0.03}, 4 / 3 * np.pi * 0.03 ** 3)}
+    rng = np.random.default_rng(0)
+    physics = ObjectPhysics(density_kg_m3=(500.0, 500.0), mass_kg=(0.0, 10.0))
+    for kind, (geom, kwargs, volume) in shapes.items():
+        col = pybullet.createCollisionShape(geom, physicsClientId=client, **kwargs)
+        body = pybullet.createMultiBody(1.0, col, physicsClientId=client)
+        assert body_volume_m3(client, body) == pytest.approx(volume, rel=1e-6), kind
+        assert apply_physics(client, body, physics, rng) == pytest.approx(500.0 * volume)
+        mass = pybullet.getDynamicsInfo(body, -1, physicsClientId=client)[0]
+        assert mass == pytest.approx(500.0 * volume)
+    # a heavy solid is clamped to the range of real objects
+    big = pybullet.createCollisionShape(pybullet.GEOM_BOX, halfExtents=[0.2] * 3,
+                                        physicsClientId=client)
+    body = pybullet.createMultiBody(1.0, big, physicsClientId=client)
+    assert apply_physics(client, body, ObjectPhysics(), rng) == ObjectPhysics().mass_kg[1]
+
+
+def test_mesh_objects_get_masses_in_the_range_of_real_objects():
+    from grasp_seg_ros.sim.scene import SceneConfig
+    with make_scene(3, config=SceneConfig(num_objects=(4, 4), sources=("random_urdfs",))) \
+            as scene:
+        masses = [o.mass_kg for o in scene.objects]
+    assert all(0.02 <= m <= 1.0 for m in masses), masses
+    assert len(set(masses)) > 1

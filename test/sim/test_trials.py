@@ -6,19 +6,20 @@ import pybullet_data
 import pytest
 
 from grasp_seg_ros.core.grasp import angle_difference
-from grasp_seg_ros.core.jacquard import (find_samples, read_depth, read_grasps, read_mask,
-                                         write_grasps)
+from grasp_seg_ros.core.jacquard import (find_samples, read_depth, read_graded, read_grasps,
+                                         read_mask, write_grasps)
 from grasp_seg_ros.core.rectangles import GraspRectangle
 from grasp_seg_ros.inference.baseline import HighestObjectBaseline
 from grasp_seg_ros.sim.camera import CameraConfig
 from grasp_seg_ros.sim.dataset import GenerateJob, generate_scene
 from grasp_seg_ros.sim.evaluation import (contact_sheet, run_sim_eval, summarise_attempts,
                                           wilson_interval, write_outputs)
-from grasp_seg_ros.sim.gripper import Gripper, WorldGrasp
+from grasp_seg_ros.sim.gripper import GRIPPERS, Gripper, WorldGrasp
 from grasp_seg_ros.sim.objects import catalogue, split_of_name
 from grasp_seg_ros.sim.scene import Scene, SceneConfig, SceneObject
 from grasp_seg_ros.sim.objects import ObjectSpec
-from grasp_seg_ros.sim.trials import LabelConfig, image_grasp_to_world, label_objects
+from grasp_seg_ros.sim.trials import (GradeConfig, grade_objects, image_grasp_to_world,
+                                      world_to_rectangle)
 
 
 @pytest.fixture
@@ -45,7 +46,7 @@ def add_box(cid, half, xy, yaw):
 
 def test_gripper_lifts_across_and_fails_when_too_narrow_or_off_target(table):
     box = add_box(table, [0.02, 0.06, 0.03], (0.05, 0.02), 0.5)
-    gripper = Gripper(table)
+    gripper = Gripper(table)  # the legacy profile
     state = pybullet.saveState(physicsClientId=table)
     outcomes = []
     for grasp in (WorldGrasp(0.05, 0.02, 0.06, 0.5, 0.04),               # across: lifts
@@ -56,30 +57,71 @@ def test_gripper_lifts_across_and_fails_when_too_narrow_or_off_target(table):
     assert outcomes == [box, None, None]
 
 
-def test_labels_of_a_long_box_cross_it_at_its_width(table):
+def test_realistic_gripper_lifts_a_bar_across_but_not_along_it():
+    # 3 x 10 x 4 cm, 200 g: across, the Robotiq-like gripper's 85 mm stroke fits; along, it
+    # does not, while the legacy 14 cm gripper closes along it and lifts it
+    outcomes = {}
+    for name in ("robotiq_2f85", "legacy"):
+        cid = pybullet.connect(pybullet.DIRECT)
+        try:
+            pybullet.setAdditionalSearchPath(pybullet_data.getDataPath(), physicsClientId=cid)
+            pybullet.setGravity(0, 0, -9.81, physicsClientId=cid)
+            pybullet.loadURDF("plane.urdf", physicsClientId=cid)
+            box = add_box(cid, [0.015, 0.05, 0.02], (0.0, 0.0), 0.3)
+            profile = GRIPPERS[name]
+            gripper = Gripper(cid, profile.gripper)
+            state = pybullet.saveState(physicsClientId=cid)
+            for label, yaw, width in (("across", 0.3, 0.03),
+                                      ("along", 0.3 + np.pi / 2, 0.10)):
+                pybullet.restoreState(state, physicsClientId=cid)
+                outcomes[name, label] = gripper.execute(
+                    WorldGrasp(0.0, 0.0, 0.04, yaw, width), profile.trial) == box
+        finally:
+            pybullet.disconnect(cid)
+    assert outcomes == {("robotiq_2f85", "across"): True, ("robotiq_2f85", "along"): False,
+                        ("legacy", "across"): True, ("legacy", "along"): True}
+
+
+def test_graded_labels_of_a_long_box_say_which_angles_hold(table):
     cam = CameraConfig()
     yaw = np.radians(25)
     box = add_box(table, [0.015, 0.09, 0.02], (0.0, 0.0), yaw)  # 3 cm x 18 cm x 4 cm
     scene = Scene(client=table, camera=cam,
                   objects=[SceneObject(box, ObjectSpec("primitive", "box"))])
-    gripper = Gripper(table)
+    profile = GRIPPERS["robotiq_2f85"]
+    gripper = Gripper(table, profile.gripper)
     from grasp_seg_ros.sim.camera import render
     depth, seg = render(cam, table)
-    results = label_objects(scene, gripper, depth, seg, np.random.default_rng(0),
-                            LabelConfig(candidates_per_object=30))
-    good = [r.rectangle for r in results if r.success]
-    assert 3 <= len(good) < len(results)
-    z = cam.height_m - 0.04
-    # the box's short side points along world yaw = image angle. Oblique grasps can succeed
-    # (friction, and closing fingers turn a light box), but none near the long axis: 18 cm
-    # does not fit the 14 cm opening
-    off = np.degrees([angle_difference(r.angle_rad, yaw) for r in good])
-    assert off.max() < 65.0 and np.median(off) < 25.0, off
-    for rect, deg in zip(good, off):  # opening = the box's width across that direction
-        if deg > 30.0:
-            continue
-        expected_m = 0.03 / np.cos(np.radians(deg)) + 8 * z / cam.fx
-        assert rect.opening_px * z / cam.fx == pytest.approx(expected_m, abs=0.01)
+    graded = grade_objects(scene, gripper, profile, depth, seg, np.random.default_rng(0),
+                           GradeConfig(centres_per_object=2, angles=6))
+    assert len(graded) == 12
+    # the box's short side points along world yaw; its closing direction there is yaw
+    off = np.degrees([angle_difference(g.world.yaw_rad, yaw) for g in graded])
+    good = [g for g, o in zip(graded, off) if g.robustness >= 0.5]
+    # (a 3 cm box squeezed obliquely turns into the pads: up to ~40 deg off still holds)
+    assert good and all(o < 45.0 for g, o in zip(graded, off) if g.robustness >= 0.5), off
+    # failures are kept: closing near the long axis is wider than the stroke, never tried
+    along = [g for g, o in zip(graded, off) if o > 50.0]
+    assert along and all(g.robustness == 0.0 and g.reason == "too_wide" for g in along)
+    for g, o in zip(graded, off):
+        assert 0.0 <= g.robustness <= 1.0
+        if o < 10.0:  # the opening is the box's width plus the profile's clearance
+            assert g.world.width_m == pytest.approx(0.03 / np.cos(np.radians(o))
+                                                    + profile.clearance_m, abs=0.006)
+            assert g.trials == 1 + GradeConfig().perturbations or g.robustness == 0.0
+
+
+def test_world_grasps_project_to_image_rectangles_on_a_tilted_camera():
+    from grasp_seg_ros.sim.camera import camera_model
+    cam = camera_model("d405", "848x480", height_m=0.5, tilt_deg=30.0, azimuth_deg=60.0)
+    g = WorldGrasp(0.02, -0.01, 0.03, 0.4, 0.06)
+    rect = world_to_rectangle(g, cam, jaw_m=0.02)
+    # back to the world through the image: centre, then a finger tip
+    z = cam.world_to_camera([g.x_m, g.y_m, g.surface_z_m])[2]
+    back = image_grasp_to_world(rect.row, rect.col, rect.angle_rad, g.width_m, z, cam)
+    assert (back.x_m, back.y_m) == pytest.approx((g.x_m, g.y_m), abs=1e-6)
+    # a tilted view foreshortens, so the image direction maps back only approximately
+    assert np.degrees(angle_difference(back.yaw_rad, g.yaw_rad)) < 8.0
 
 
 def test_image_and_world_grasps_agree_on_the_yaw():
@@ -91,21 +133,30 @@ def test_image_and_world_grasps_agree_on_the_yaw():
 
 
 def test_generated_scene_round_trips_through_the_jacquard_reader(tmp_path):
+    import json
     job = GenerateJob(tmp_path, seed=3, scene=SceneConfig(num_objects=(1, 2), split="train"),
-                      label=LabelConfig(candidates_per_object=6))
+                      grade=GradeConfig(centres_per_object=1, angles=4, perturbations=1))
     stats = generate_scene(job)
-    assert stats["trials"] > 0
+    assert stats["candidates"] > 0
     samples = find_samples(tmp_path)
     assert [s.prefix for s in samples] == [job.sample.prefix]
     rects = read_grasps(samples[0].path("grasps"))
-    assert len(rects) == stats["successes"]
+    assert len(rects) == stats["good"]
+    graded = read_graded(samples[0].path("graded"))
+    assert len(graded) == stats["candidates"]
+    assert sum(g.robustness >= 0.5 for g in graded) == len(rects)
+    camera = json.loads(samples[0].path("camera").read_text())
+    width, height = camera["width"], camera["height"]
+    assert 0.3 <= camera["height_m"] <= 1.0 and 0.0 <= camera["tilt_deg"] <= 35.0
+    assert camera["gripper"] == "robotiq_2f85" and len(camera["k"]) == 9
     perfect = read_depth(samples[0].path("perfect"))
     stereo = read_depth(samples[0].path("stereo"))
-    assert perfect.shape == (480, 640) and np.isfinite(perfect).all()
+    assert perfect.shape == (height, width) and np.isfinite(perfect).all()
     assert np.isnan(stereo).any() and np.nanmax(np.abs(stereo - perfect)) < 0.05
     mask = read_mask(samples[0].path("mask"))
-    for r in rects:  # every grasp centre lies on an object
-        assert mask[int(round(r.row)), int(round(r.col))]
+    for g in graded:  # every candidate's centre lies on (or at the edge of) an object
+        r, c = int(round(g.rectangle.row)), int(round(g.rectangle.col))
+        assert mask[max(r - 2, 0):r + 3, max(c - 2, 0):c + 3].any()
     assert generate_scene(job)["skipped"]  # resume: a finished scene is not redone
 
 
@@ -138,13 +189,24 @@ def test_wilson_interval_known_value():
 
 def test_short_sim_eval_with_the_baseline_on_boxes(tmp_path):
     attempts = run_sim_eval(HighestObjectBaseline(), split="test", scenario="isolated",
-                            trials=8, sources=("primitives",))
+                            trials=8, sources=("primitives",), progress=False)
     summary = summarise_attempts(attempts)
     assert summary["attempts"] == 8
     assert summary["success_rate"] >= 0.6, summary
     write_outputs(attempts, summary, tmp_path, "baseline")
     assert len((tmp_path / "baseline.csv").read_text().splitlines()) == 9
     assert (tmp_path / "baseline_contact_sheet.png").stat().st_size > 0
+
+
+def test_sim_eval_fails_a_predictor_that_closes_along_the_long_axis():
+    # same objects, same seeds: only the closing direction differs
+    rates = {}
+    for closing in ("minor", "major"):
+        attempts = run_sim_eval(HighestObjectBaseline(closing=closing), split="test",
+                                scenario="isolated", trials=16, sources=("primitives",),
+                                gripper="robotiq_2f85", progress=False)
+        rates[closing] = summarise_attempts(attempts)["success_rate"]
+    assert rates["minor"] >= 0.75 and rates["major"] <= rates["minor"] - 0.3, rates
 
 
 def test_contact_sheet_marks_outcomes(tmp_path):

@@ -53,7 +53,7 @@ def test_one_command_trains_evaluates_and_tabulates_every_row(data, tmp_path):
         model, _ = load_weights(r["weights"])
         assert r["params"] == sum(p.numel() for p in model.parameters())
         assert r["test"]["samples"] == 2
-        assert r["sim_eval"]["isolated"]["attempts"] == 1
+        assert r["sim_eval"]["isolated/legacy/top"]["attempts"] == 1
         assert r["latency"]["median_ms"] > 0
     # the table's test metric is the one the training run measured (same depth images)
     for r in results[:2]:
@@ -76,6 +76,46 @@ def test_one_command_trains_evaluates_and_tabulates_every_row(data, tmp_path):
     assert main(["--config", str(config)]) == 0
     assert {p: p.stat().st_mtime_ns for p in stamps} == stamps
     assert torch.load(out / "small" / "checkpoint.pt", weights_only=True)["epoch"] == 1
+
+
+def test_evaluation_rows_with_the_probe_and_a_sim_eval_grid(tmp_path):
+    config = {"name": "eval", "out": str(tmp_path / "runs"), "test": None,
+              "probe": {"yaws": 2, "heights": [0.6], "tilts": [0.0]},
+              "sim_eval": {"trials": 1, "runs": [
+                  {"scenario": "isolated", "gripper": "robotiq_2f85", "camera": "top"},
+                  {"scenario": "isolated", "gripper": "franka", "camera": "tilted"}]},
+              "latency": {"frames": 2, "threads": 1},
+              "rows": [{"id": "ggcnn", "name": "shipped ggcnn", "weights": "ggcnn"},
+                       {"id": "good", "name": "baseline", "predictor": "baseline"},
+                       {"id": "bad", "name": "control", "predictor": "baseline_along"}]}
+    path = tmp_path / "eval.yaml"
+    path.write_text(yaml.safe_dump(config))
+    assert main(["--config", str(path)]) == 0
+    out = tmp_path / "runs"
+    results = {r["id"]: r for r in json.loads((out / "ablation.json").read_text())}
+    for r in results.values():
+        assert r["probe"]["overall"]["views"] == 7 * 2
+        assert set(r["sim_eval"]) == {"isolated/robotiq_2f85/top", "isolated/franka/tilted"}
+    assert "latency" in results["ggcnn"] and "latency" not in results["good"]
+    # the control closes along the long axis of the same objects the baseline finds
+    assert results["good"]["probe"]["overall"]["median_error_deg"] < 20.0
+    assert results["bad"]["probe"]["overall"]["median_error_deg"] > 60.0
+    table = (out / "ablation.md").read_text()
+    assert "probe: median axis error" in table and "sim isolated/franka/tilted" in table
+    assert "Angle probe by object" in table and "bar_25" in table
+    bad = dict(config, rows=[{"id": "x", "predictor": "oracle"}])
+    path.write_text(yaml.safe_dump(bad))
+    with pytest.raises(ValueError, match="predictor must be one of"):
+        load_config(path)
+
+
+def test_shipped_evaluation_config_loads():
+    config = load_config(ROOT / "config" / "evaluation.yaml")
+    ids = [row["id"] for row in config["rows"]]
+    assert ids == ["ggcnn", "ggcnn2", "pspnet_r18", "baseline", "baseline_along"]
+    grippers = {run["gripper"] for run in config["sim_eval"]["runs"]}
+    cameras = {run["camera"] for run in config["sim_eval"]["runs"]}
+    assert grippers == {"robotiq_2f85", "franka", "legacy"} and cameras == {"top", "tilted"}
 
 
 def test_config_mistakes_are_named(tmp_path, data):

@@ -1,0 +1,311 @@
+"""The angle probe: objects of known pose, many orientations and cameras, no physics.
+
+    grasp-seg probe --model ggcnn2 [--gripper robotiq_2f85] [--out probe_output]
+    grasp-seg probe --model baseline
+
+Each probe object (boxes, bars 6-25 cm, a lying cylinder, a plate) lies on the table at the
+camera's target, turned through ``yaws`` orientations, and is seen by every probe camera
+(heights, tilts; D435/D405/L515 intrinsics taking turns over the orientations, each with its
+noise model). The predictor's best grasp is mapped to the world as the simulated gripper
+would execute it, and compared with the object's known geometry:
+
+- closing-axis error: the angle between the closing direction on the table and the object's
+  short horizontal axis, in [0, 90] deg (no grasp counts as 90);
+- on object: the grasp centre lies on the object's footprint (2 mm margin);
+- width error: the predicted opening minus (the object's extent across the closing direction +
+  the gripper profile's clearance); over stroke: wider than the gripper can open.
+
+A predictor that ignores orientation scores a median near 45 deg; one that closes along the
+long axis near 90. Writes probe.csv (one line per view), probe.json (summaries by object,
+camera and overall) and probe.png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pybullet
+from tqdm import tqdm
+
+from grasp_seg_ros.core.errors import GraspSegError, NoGraspFound
+from grasp_seg_ros.core.grasp import angle_difference
+from grasp_seg_ros.core.resources import DEFAULT_MODEL
+from grasp_seg_ros.sim.camera import CAMERA_NOISE, CameraConfig, camera_model, render
+from grasp_seg_ros.sim.gripper import DEFAULT_GRIPPER, GRIPPERS, gripper_profile
+from grasp_seg_ros.sim.trials import pose_to_world_grasp
+
+LOG = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ProbeObject:
+    """A primitive of known geometry; its long horizontal axis is its local x."""
+
+    name: str
+    kind: str                          #: 'box' or 'cylinder' (lying, axis along x)
+    size_m: tuple[float, float, float]  #: full extents (x, y, z); cylinder: (length, d, d)
+
+    @property
+    def short_m(self) -> float:
+        """Extent across the long axis: the width a grasp across should open to."""
+        return float(self.size_m[1])
+
+
+PROBE_OBJECTS: tuple[ProbeObject, ...] = (
+    ProbeObject("box_10x3x4", "box", (0.10, 0.03, 0.04)),
+    ProbeObject("bar_6", "box", (0.06, 0.025, 0.025)),
+    ProbeObject("bar_12", "box", (0.12, 0.025, 0.025)),
+    ProbeObject("bar_18", "box", (0.18, 0.025, 0.025)),
+    ProbeObject("bar_25", "box", (0.25, 0.02, 0.02)),
+    ProbeObject("cylinder_lying", "cylinder", (0.14, 0.04, 0.04)),
+    ProbeObject("plate_12x6", "box", (0.12, 0.06, 0.015)),
+)
+
+
+@dataclass(frozen=True)
+class ProbeCamera:
+    height_m: float
+    tilt_deg: float
+
+    @property
+    def label(self) -> str:
+        return f"h{self.height_m:.2f}_t{self.tilt_deg:.0f}"
+
+
+DEFAULT_CAMERAS: tuple[ProbeCamera, ...] = tuple(
+    ProbeCamera(h, t) for h in (0.35, 0.6, 0.9) for t in (0.0, 15.0, 30.0))
+CAMERA_KINDS = ("d435", "d405", "l515")
+
+
+@dataclass
+class ProbeView:
+    obj: str
+    camera: str
+    camera_kind: str
+    yaw_deg: float
+    found: bool
+    error_deg: float
+    on_object: bool
+    width_m: float = float("nan")
+    width_error_m: float = float("nan")
+    over_stroke: bool = False
+    reason: str = ""
+    extra: dict = field(default_factory=dict)
+
+
+def _create(client: int, obj: ProbeObject, yaw_rad: float, xy: tuple[float, float]) -> int:
+    sx, sy, sz = obj.size_m
+    if obj.kind == "box":
+        shape = pybullet.createCollisionShape(pybullet.GEOM_BOX,
+                                              halfExtents=[sx / 2, sy / 2, sz / 2],
+                                              physicsClientId=client)
+        orn = pybullet.getQuaternionFromEuler([0.0, 0.0, yaw_rad])
+    elif obj.kind == "cylinder":  # PyBullet's cylinder axis is z: lay it along x
+        shape = pybullet.createCollisionShape(pybullet.GEOM_CYLINDER, radius=sy / 2,
+                                              height=sx, physicsClientId=client)
+        orn = pybullet.getQuaternionFromEuler([0.0, np.pi / 2, yaw_rad])
+    else:
+        raise ValueError(f"unknown probe object kind '{obj.kind}'")
+    return pybullet.createMultiBody(0.0, shape, basePosition=[xy[0], xy[1], sz / 2],
+                                    baseOrientation=orn, physicsClientId=client)
+
+
+def _on_footprint(obj: ProbeObject, yaw_rad: float, xy: tuple[float, float],
+                  point_xy: np.ndarray, margin_m: float = 0.002) -> bool:
+    d = point_xy - np.asarray(xy)
+    along = d @ np.array([np.cos(yaw_rad), np.sin(yaw_rad)])
+    across = d @ np.array([-np.sin(yaw_rad), np.cos(yaw_rad)])
+    return bool(abs(along) <= obj.size_m[0] / 2 + margin_m
+                and abs(across) <= obj.size_m[1] / 2 + margin_m)
+
+
+def run_probe(predictor, *, objects: tuple[ProbeObject, ...] = PROBE_OBJECTS,
+              cameras: tuple[ProbeCamera, ...] = DEFAULT_CAMERAS, yaws: int = 12,
+              gripper: str = DEFAULT_GRIPPER, seed: int = 0, progress: bool = True
+              ) -> list[ProbeView]:
+    """Every object x camera x orientation once; ``predictor`` has GraspDetector's detect."""
+    profile = gripper_profile(gripper)
+    rng = np.random.default_rng(seed)
+    views: list[ProbeView] = []
+    client = pybullet.connect(pybullet.DIRECT)
+    total = len(objects) * len(cameras) * yaws
+    bar = tqdm(total=total, desc="angle probe", disable=not progress)
+    try:
+        table = pybullet.createCollisionShape(pybullet.GEOM_BOX, halfExtents=[2.0, 2.0, 0.01],
+                                              physicsClientId=client)
+        pybullet.createMultiBody(0.0, table, basePosition=[0, 0, -0.01],
+                                 physicsClientId=client)
+        for obj in objects:
+            for k in range(yaws):
+                yaw_deg = 180.0 * k / yaws + 7.0  # off the image axes
+                yaw = np.radians(yaw_deg)
+                # the object off the image centre by a little, different per orientation
+                xy = tuple(rng.uniform(-0.02, 0.02, 2))
+                body = _create(client, obj, yaw, xy)
+                kind = CAMERA_KINDS[k % len(CAMERA_KINDS)]
+                for cam_spec in cameras:
+                    camera = camera_model(kind, height_m=cam_spec.height_m,
+                                          tilt_deg=cam_spec.tilt_deg,
+                                          azimuth_deg=float(rng.uniform(0.0, 360.0)))
+                    views.append(_view(predictor, client, camera, cam_spec, obj, yaw, xy,
+                                       profile, rng))
+                    bar.update()
+                pybullet.removeBody(body, physicsClientId=client)
+    finally:
+        bar.close()
+        pybullet.disconnect(client)
+    return views
+
+
+def _view(predictor, client: int, camera: CameraConfig, cam_spec: ProbeCamera,
+          obj: ProbeObject, yaw: float, xy: tuple[float, float], profile,
+          rng: np.random.Generator) -> ProbeView:
+    depth_m, _ = render(camera, client)
+    depth_m = CAMERA_NOISE[camera.name].apply(depth_m, rng)
+    base = dict(obj=obj.name, camera=cam_spec.label, camera_kind=camera.name,
+                yaw_deg=float(np.degrees(yaw)))
+    if hasattr(predictor, "reset_tracking"):
+        predictor.reset_tracking()
+    try:
+        best = predictor.detect(depth_m, camera.intrinsics()).best
+    except (NoGraspFound, GraspSegError) as exc:
+        return ProbeView(**base, found=False, error_deg=90.0, on_object=False,
+                         reason=f"no grasp: {exc}")
+    world = pose_to_world_grasp(best, camera)
+    short_axis = yaw + np.pi / 2
+    error = float(np.degrees(angle_difference(world.yaw_rad, short_axis)))
+    # extent across the closing direction, for a box footprint
+    rel = world.yaw_rad - yaw
+    sx, sy = obj.size_m[0], obj.size_m[1]
+    across = min(sx / max(abs(np.cos(rel)), 1e-6), sy / max(abs(np.sin(rel)), 1e-6))
+    expected = across + profile.clearance_m
+    return ProbeView(**base, found=True, error_deg=error,
+                     on_object=_on_footprint(obj, yaw, xy, np.array([world.x_m, world.y_m])),
+                     width_m=float(best.width_m), width_error_m=float(best.width_m - expected),
+                     over_stroke=bool(best.width_m > profile.stroke_m))
+
+
+def _summary(views: list[ProbeView]) -> dict:
+    err = np.array([v.error_deg for v in views])
+    werr = np.array([v.width_error_m for v in views if v.found])
+    return {"views": len(views),
+            "median_error_deg": float(np.median(err)) if len(err) else float("nan"),
+            "within_20deg": float(np.mean(err <= 20.0)) if len(err) else float("nan"),
+            "on_object": float(np.mean([v.on_object for v in views])) if views else float("nan"),
+            "no_grasp": int(sum(not v.found for v in views)),
+            "median_abs_width_error_m": float(np.median(np.abs(werr))) if len(werr)
+            else float("nan"),
+            "width_within_1p5cm": float(np.mean(np.abs(werr) <= 0.015)) if len(werr)
+            else float("nan"),
+            "over_stroke": float(np.mean([v.over_stroke for v in views if v.found]))
+            if len(werr) else float("nan")}
+
+
+def summarise_probe(views: list[ProbeView]) -> dict:
+    """Overall, by object, by camera (height and tilt), by tilt and by camera kind."""
+    def group(key) -> dict:
+        out: dict[str, list[ProbeView]] = {}
+        for v in views:
+            out.setdefault(key(v), []).append(v)
+        return {k: _summary(vs) for k, vs in sorted(out.items())}
+    return {"overall": _summary(views),
+            "by_object": group(lambda v: v.obj),
+            "by_camera": group(lambda v: v.camera),
+            "by_tilt": group(lambda v: v.camera.split("_t")[1] + " deg"),
+            "by_camera_kind": group(lambda v: v.camera_kind)}
+
+
+def write_probe(views: list[ProbeView], summary: dict, out_dir: Path, name: str) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with open(out_dir / f"{name}.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["object", "camera", "camera_kind", "yaw_deg", "found", "error_deg",
+                    "on_object", "width_m", "width_error_m", "over_stroke", "reason"])
+        for v in views:
+            w.writerow([v.obj, v.camera, v.camera_kind, f"{v.yaw_deg:.1f}", int(v.found),
+                        f"{v.error_deg:.1f}", int(v.on_object), f"{v.width_m:.4f}",
+                        f"{v.width_error_m:.4f}", int(v.over_stroke), v.reason])
+    (out_dir / f"{name}.json").write_text(json.dumps(summary, indent=2))
+    plot_probe(summary, out_dir / f"{name}.png", name)
+
+
+def plot_probe(summary: dict, path: Path, title: str) -> None:
+    """Median closing-axis error and share within 20 deg, by object and by camera."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for ax, key in zip(axes, ("by_object", "by_camera")):
+        names = list(summary[key])
+        med = [summary[key][n]["median_error_deg"] for n in names]
+        within = [100 * summary[key][n]["within_20deg"] for n in names]
+        x = np.arange(len(names))
+        ax.bar(x - 0.2, med, 0.4, label="median error (deg)")
+        ax.bar(x + 0.2, within, 0.4, label="within 20 deg (%)")
+        ax.axhline(45.0, color="grey", lw=0.8, ls="--")
+        ax.set_xticks(x, names, rotation=45, ha="right", fontsize=8)
+        ax.set_ylim(0, 100)
+        ax.set_title(key.replace("_", " "))
+        ax.grid(axis="y", alpha=0.3)
+    axes[0].legend(fontsize=8)
+    o = summary["overall"]
+    fig.suptitle(f"{title}: closing-axis error {o['median_error_deg']:.1f} deg median, "
+                 f"{100 * o['within_20deg']:.0f}% within 20 deg, "
+                 f"{100 * o['on_object']:.0f}% on the object")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def make_predictor(model: str):
+    """A GraspDetector on the CPU, or the no-network baseline ('baseline'), or its
+    known-bad control that closes along the long axis ('baseline_along')."""
+    if model in ("baseline", "baseline_along"):
+        from grasp_seg_ros.inference.baseline import HighestObjectBaseline
+        closing = "major" if model == "baseline_along" else "minor"
+        return HighestObjectBaseline(closing=closing), model
+    from grasp_seg_ros.inference.detector import GraspDetector
+    detector = GraspDetector(model, device="cpu")
+    return detector, detector.model_path.stem
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(prog="grasp-seg probe", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", default=DEFAULT_MODEL,
+                   help="a model name or .safetensors path, 'baseline' (no network) or "
+                        "'baseline_along' (a known-bad control)")
+    p.add_argument("--gripper", default=DEFAULT_GRIPPER, choices=sorted(GRIPPERS),
+                   help="whose clearance and stroke the width is judged against")
+    p.add_argument("--yaws", type=int, default=12, help="orientations over 180 deg")
+    p.add_argument("--heights", type=float, nargs="+", default=[0.35, 0.6, 0.9])
+    p.add_argument("--tilts", type=float, nargs="+", default=[0.0, 15.0, 30.0])
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", type=Path, default=Path("probe_output"))
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    predictor, name = make_predictor(args.model)
+    cameras = tuple(ProbeCamera(h, t) for h in args.heights for t in args.tilts)
+    views = run_probe(predictor, cameras=cameras, yaws=args.yaws, gripper=args.gripper,
+                      seed=args.seed)
+    summary = summarise_probe(views)
+    summary.update({"model": name, "gripper": args.gripper, "yaws": args.yaws,
+                    "heights_m": args.heights, "tilts_deg": args.tilts,
+                    "camera_kinds": list(CAMERA_KINDS)})
+    write_probe(views, summary, args.out, f"probe_{name}")
+    o = summary["overall"]
+    LOG.info("%s: closing-axis error %.1f deg median, %.0f%% within 20 deg, %.0f%% on the "
+             "object, width within 1.5 cm %.0f%%, over stroke %.0f%% (%d views); outputs in "
+             "%s/probe_%s.*", name, o["median_error_deg"], 100 * o["within_20deg"],
+             100 * o["on_object"], 100 * o["width_within_1p5cm"], 100 * o["over_stroke"],
+             o["views"], args.out, name)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,98 @@
+"""The angle probe and the cameras it uses (real PyBullet renders, real predictors)."""
+
+import numpy as np
+import pybullet
+import pytest
+
+from grasp_seg_ros.inference.baseline import HighestObjectBaseline
+from grasp_seg_ros.sim.camera import (CAMERA_MODELS, CameraConfig, camera_model, random_camera,
+                                      render)
+from grasp_seg_ros.sim.probe import (PROBE_OBJECTS, ProbeCamera, main, run_probe,
+                                     summarise_probe)
+
+TOP_DOWN = (ProbeCamera(0.5, 0.0), ProbeCamera(0.8, 0.0))
+
+
+@pytest.fixture(scope="module")
+def probes():
+    objects = tuple(o for o in PROBE_OBJECTS if o.name in ("box_10x3x4", "bar_18", "plate_12x6"))
+    return {closing: summarise_probe(run_probe(HighestObjectBaseline(closing=closing),
+                                               objects=objects, cameras=TOP_DOWN, yaws=6,
+                                               progress=False))
+            for closing in ("minor", "major")}
+
+
+def test_probe_separates_a_known_good_from_a_known_bad_predictor(probes):
+    good, bad = probes["minor"]["overall"], probes["major"]["overall"]
+    assert good["views"] == bad["views"] == 3 * 6 * 2
+    # both find the objects; only the closing direction differs
+    assert good["on_object"] >= 0.9 and bad["on_object"] >= 0.9
+    assert good["median_error_deg"] < 10.0 and good["within_20deg"] >= 0.9, good
+    assert bad["median_error_deg"] > 70.0 and bad["within_20deg"] <= 0.1, bad
+    # closing along the long axis opens far wider than the object across
+    assert good["width_within_1p5cm"] > bad["width_within_1p5cm"] + 0.5
+
+
+def test_probe_groups_by_object_and_camera(probes):
+    summary = probes["minor"]
+    assert set(summary["by_object"]) == {"box_10x3x4", "bar_18", "plate_12x6"}
+    assert set(summary["by_camera"]) == {"h0.50_t0", "h0.80_t0"}
+    assert set(summary["by_camera_kind"]) <= {"d435", "d405", "l515"}
+    assert sum(g["views"] for g in summary["by_object"].values()) == 36
+
+
+def test_probe_command_writes_its_outputs(tmp_path):
+    main(["--model", "baseline", "--yaws", "2", "--heights", "0.6", "--tilts", "0", "20",
+          "--out", str(tmp_path)])
+    assert len((tmp_path / "probe_baseline.csv").read_text().splitlines()) == 1 + 7 * 2 * 2
+    assert (tmp_path / "probe_baseline.png").stat().st_size > 0
+    assert "by_camera" in (tmp_path / "probe_baseline.json").read_text()
+
+
+@pytest.mark.parametrize("camera", [
+    CameraConfig(),
+    camera_model("l515", height_m=0.5, tilt_deg=30.0, azimuth_deg=40.0),
+    camera_model("d435", "848x480", height_m=0.9, tilt_deg=20.0, azimuth_deg=200.0),
+    camera_model("d405", height_m=0.3, tilt_deg=35.0, azimuth_deg=300.0)])
+def test_rendered_depth_agrees_with_the_camera_pose(camera):
+    cid = pybullet.connect(pybullet.DIRECT)
+    try:
+        table = pybullet.createCollisionShape(pybullet.GEOM_BOX, halfExtents=[2, 2, 0.01],
+                                              physicsClientId=cid)
+        pybullet.createMultiBody(0.0, table, basePosition=[0, 0, -0.01], physicsClientId=cid)
+        box = pybullet.createCollisionShape(pybullet.GEOM_BOX, halfExtents=[0.015] * 3,
+                                            physicsClientId=cid)
+        pybullet.createMultiBody(0.0, box, basePosition=[0.07, -0.06, 0.015],
+                                 physicsClientId=cid)
+        depth, seg = render(camera, cid)
+    finally:
+        pybullet.disconnect(cid)
+    assert depth.shape == (camera.height, camera.width)
+    # the box's top centre and table points: projected through the pose and intrinsics,
+    # the rendered depth there is their distance along the optical axis
+    points = np.array([[0.07, -0.06, 0.03], [0.0, 0.0, 0.0], [-0.08, 0.07, 0.0]])
+    in_camera = camera.world_to_camera(points)
+    pixels = camera.intrinsics().point_to_pixel(in_camera)
+    for (row, col), z in zip(pixels, in_camera[:, 2]):
+        assert depth[int(round(row)), int(round(col))] == pytest.approx(z, abs=0.004)
+    assert camera.camera_to_world(in_camera) == pytest.approx(points)
+    # the target is the image centre, and the camera is height_m above the table
+    assert pixels[1] == pytest.approx([camera.cy, camera.cx], abs=0.5)
+    assert camera.eye_m[2] == pytest.approx(camera.height_m)
+    tilt = np.degrees(np.arccos(-camera.rotation[:, 2] @ [0, 0, 1]))
+    assert tilt == pytest.approx(camera.tilt_deg, abs=1e-6)
+
+
+def test_random_cameras_cover_the_real_kinds_heights_and_tilts():
+    rng = np.random.default_rng(0)
+    cams = [random_camera(rng)[0] for _ in range(200)]
+    assert {c.name for c in cams} == set(CAMERA_MODELS)
+    assert {(c.width, c.height) for c in cams} >= {(640, 480), (848, 480)}
+    heights = [c.height_m for c in cams]
+    tilts = [c.tilt_deg for c in cams]
+    assert 0.3 <= min(heights) < 0.4 and 0.9 < max(heights) <= 1.0
+    assert min(tilts) == 0.0 and 30.0 < max(tilts) <= 35.0
+    with pytest.raises(ValueError, match="known"):
+        camera_model("d999")
+    with pytest.raises(ValueError, match="848x480"):
+        camera_model("l515", "848x480")
