@@ -77,14 +77,21 @@ def image_to_array(msg: Image) -> np.ndarray:
 
 
 def camera_info_to_intrinsics(msg: CameraInfo) -> CameraIntrinsics:
-    """CameraInfo -> intrinsics (raises InvalidCameraInfo for an uncalibrated K)."""
-    return CameraIntrinsics.from_k(list(msg.k), width=msg.width, height=msg.height)
+    """CameraInfo -> intrinsics and distortion (raises InvalidCameraInfo for an uncalibrated
+    K or a distortion it cannot undo)."""
+    return CameraIntrinsics.from_k(list(msg.k), width=msg.width, height=msg.height,
+                                   d=list(msg.d), distortion_model=msg.distortion_model)
 
 
 def intrinsics_to_camera_info(intr: CameraIntrinsics, header: Header, *,
-                              distortion_model: str = "plumb_bob",
-                              d: Sequence[float] = (0.0, 0.0, 0.0, 0.0, 0.0)) -> CameraInfo:
-    """Pinhole intrinsics (and a distortion model, none by default) -> CameraInfo."""
+                              distortion_model: str | None = None,
+                              d: Sequence[float] | None = None) -> CameraInfo:
+    """Intrinsics and their distortion (or the ``distortion_model`` and ``d`` given; none
+    when neither has one: plumb_bob with five zeros) -> CameraInfo."""
+    if d is None:
+        d = intr.distortion or (0.0, 0.0, 0.0, 0.0, 0.0)
+        distortion_model = distortion_model or intr.distortion_model
+    distortion_model = distortion_model or "plumb_bob"
     return CameraInfo(header=header, width=intr.width, height=intr.height,
                       distortion_model=distortion_model, d=[float(v) for v in d],
                       k=[intr.fx, 0.0, intr.cx, 0.0, intr.fy, intr.cy, 0.0, 0.0, 1.0],

@@ -109,8 +109,7 @@ def run_sim_eval(predictor, *, split: str = "test", scenario: str = "isolated",
                     continue
                 best = det.best
                 world = pose_to_world_grasp(best, camera)
-                held = hand.execute(world, profile.trial, table_z_m=scene.table_z_m,
-                                    remove_held=clutter)
+                held = hand.execute(world, profile.trial, table_z_m=scene.table_z_m)
                 lifted = next((o.label for o in remaining if o.body_id == held), None)
                 thumb = draw_grasps(det.preprocessed.depth_m, [best.grasp_2d], upscale=1)
                 attempts.append(Attempt(
@@ -119,8 +118,8 @@ def run_sim_eval(predictor, *, split: str = "test", scenario: str = "isolated",
                     {"x_m": world.x_m, "y_m": world.y_m, "z_m": world.surface_z_m,
                      "yaw_rad": world.yaw_rad, "width_m": world.width_m,
                      "quality": best.quality}, thumb))
-                if clutter and held is not None:  # execute() took it out of the world
-                    scene.objects = [o for o in scene.objects if o.body_id != held]
+                if clutter and held is not None:  # picked: out of the tray
+                    scene.remove(held)
                 bar.update()
         scene_seed += 1
     bar.close()

@@ -222,11 +222,11 @@ class Gripper:
 
     # -- a trial -----------------------------------------------------------------------------
     def execute(self, grasp: WorldGrasp, trial: TrialConfig = TrialConfig(), *,
-                table_z_m: float = 0.0, remove_held: bool = False) -> int | None:
+                table_z_m: float = 0.0) -> int | None:
         """Run one grasp; return the body id lifted and held, or None.
 
-        With ``remove_held`` a lifted object is taken out of the world (picking in clutter);
-        otherwise it drops back when the gripper parks.
+        A lifted object drops back when the gripper parks (``Scene.remove`` takes it out of
+        the world, as picking in clutter does).
         """
         c = self.config
         tip_z = max(grasp.surface_z_m - trial.depth_below_surface_m,
@@ -272,8 +272,6 @@ class Gripper:
             z = pybullet.getBasePositionAndOrientation(held, physicsClientId=self.client)[0][2]
             if z > table_z_m + 0.5 * trial.lift_m:
                 result = held
-        if result is not None and remove_held:
-            pybullet.removeBody(result, physicsClientId=self.client)
         self.park()
         return result
 

@@ -77,3 +77,35 @@ def test_pose_and_markers_carry_header_and_geometry():
     assert gripper.header.frame_id == HEADER.frame_id and len(gripper.points) == 8
     xs = sorted({round(p.x, 6) for p in gripper.points})
     assert xs == [-0.02, 0.0, 0.02]  # fingers at +-width/2 along the closing axis
+
+
+def test_camera_info_distortion_reaches_the_deprojection():
+    import cv2
+    # a plumb_bob lens with visible barrel distortion (k1 = -0.2)
+    d = [-0.2, 0.05, 0.001, -0.002, 0.0]
+    intr = CameraIntrinsics(fx=385.0, fy=384.0, cx=319.5, cy=239.5, width=640, height=480)
+    msg = conv.intrinsics_to_camera_info(intr, HEADER, distortion_model="plumb_bob", d=d)
+    lens = conv.camera_info_to_intrinsics(msg)
+    assert lens.distortion == tuple(d) and lens.distorted
+    assert conv.camera_info_to_intrinsics(conv.intrinsics_to_camera_info(lens, HEADER)) == lens
+    # points near the image corner: where the raw image shows them (OpenCV's projection) ->
+    # back to the same 3-D points at their depth; ignoring D would miss by centimetres
+    points = np.array([[0.25, 0.18, 0.6], [-0.2, 0.1, 0.5], [0.01, -0.02, 0.7]])
+    k = np.array([[385.0, 0, 319.5], [0, 384.0, 239.5], [0, 0, 1]])
+    raw, _ = cv2.projectPoints(points, np.zeros(3), np.zeros(3), k, np.array(d))
+    raw = raw.reshape(-1, 2)
+    back = lens.pixel_to_point(raw[:, 1], raw[:, 0], points[:, 2])
+    np.testing.assert_allclose(back, points, atol=2e-4)
+    assert np.abs(intr.pixel_to_point(raw[0, 1], raw[0, 0], 0.6) - points[0]).max() > 0.01
+    np.testing.assert_allclose(lens.point_to_pixel(points), raw[:, ::-1], atol=1e-3)
+
+
+def test_a_distortion_the_node_cannot_undo_is_rejected_with_its_name():
+    intr = CameraIntrinsics(fx=385.0, fy=384.0, cx=319.5, cy=239.5, width=640, height=480)
+    msg = conv.intrinsics_to_camera_info(intr, HEADER, distortion_model="omnidirectional",
+                                         d=[0.1, 0.0, 0.0, 0.0, 0.0])
+    with pytest.raises(InvalidCameraInfo, match="omnidirectional"):
+        conv.camera_info_to_intrinsics(msg)
+    # zeros are no distortion, whatever the model is called
+    msg.d = [0.0] * 5
+    assert not conv.camera_info_to_intrinsics(msg).distorted
