@@ -120,6 +120,8 @@ def run_sim_eval(predictor, *, split: str = "test", scenario: str = "isolated",
                      "quality": best.quality}, thumb))
                 if clutter and held is not None:  # picked: out of the tray
                     scene.remove(held)
+                if clutter:  # what a failed lift raised falls back before the next view
+                    scene.settle()
                 bar.update()
         scene_seed += 1
     bar.close()

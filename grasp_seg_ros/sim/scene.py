@@ -76,6 +76,11 @@ class Scene:
         pybullet.removeBody(body_id, physicsClientId=self.client)
         self.objects = [o for o in self.objects if o.body_id != body_id]
 
+    def settle(self, steps: int = 120) -> None:
+        """Step the physics (240 Hz): what a parked gripper let go of falls back and rests."""
+        for _ in range(steps):
+            pybullet.stepSimulation(physicsClientId=self.client)
+
     def objects_on_table(self, *, max_height_m: float = 0.5) -> list[SceneObject]:
         """Objects still in the workspace (not lifted away or fallen off)."""
         out = []
