@@ -50,8 +50,15 @@ def test_fp16_grasps_agree_with_fp32(scenes):
     fp32 = GraspDetector("ggcnn", device="cpu")
     fp16 = GraspDetector("ggcnn", device="cpu", precision="fp16")
     for depth in depths:
-        a, b = best(fp32, camera, depth), best(fp16, camera, depth)
+        grasps = fp32.detect(depth, camera.intrinsics()).grasps
+        b = best(fp16, camera, depth)
+        # two peaks of nearly equal quality may swap places under fp16: then the fp16 best
+        # is another of fp32's peaks, as good to within rounding
+        a = min(grasps, key=lambda g: np.hypot(g.image_px[0] - b.image_px[0],
+                                               g.image_px[1] - b.image_px[1]))
         assert np.hypot(a.image_px[0] - b.image_px[0], a.image_px[1] - b.image_px[1]) <= 2.0
+        assert a.quality == pytest.approx(grasps[0].quality, rel=0.02)
+        assert b.quality == pytest.approx(a.quality, rel=0.02)
         assert np.degrees(angle_difference(a.angle_rad, b.angle_rad)) < 5.0
         assert a.width_m == pytest.approx(b.width_m, rel=0.05, abs=0.002)
 
