@@ -32,6 +32,7 @@ from tqdm import tqdm
 
 from grasp_seg_ros.core.depth import depth_from_buffer, depth_to_buffer
 from grasp_seg_ros.core.errors import NoGraspFound
+from grasp_seg_ros.core.resources import DEFAULT_MODEL
 from grasp_seg_ros.core.stats import summarise
 from grasp_seg_ros.inference.detector import GraspDetector
 from grasp_seg_ros.inference.reference import ReferencePipeline
@@ -188,7 +189,8 @@ def format_table(results: dict) -> str:
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="grasp-seg bench", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", default="ggcnn")
+    p.add_argument("--model", default=DEFAULT_MODEL,
+                   help=f"a model name or .safetensors path (default: {DEFAULT_MODEL})")
     p.add_argument("--frames", type=int, default=200)
     p.add_argument("--warmup", type=int, default=10)
     p.add_argument("--threads", type=int, nargs="+", default=[1, 2])
