@@ -276,9 +276,11 @@ class Gripper:
         return result
 
     def _held_body(self) -> int | None:
-        """The body both fingers touch, if any."""
+        """The movable body both fingers touch, if any (a finger tip resting on the table or
+        a tray's floor touches a static body too: that is never the one held)."""
         bodies = [{contact[2] for contact in pybullet.getContactPoints(
                       bodyA=self.body, linkIndexA=link, physicsClientId=self.client)}
                   for link in (0, 1)]
-        common = bodies[0] & bodies[1]
-        return min(common) if common else None
+        common = [b for b in sorted(bodies[0] & bodies[1])
+                  if pybullet.getDynamicsInfo(b, -1, physicsClientId=self.client)[0] > 0.0]
+        return common[0] if common else None

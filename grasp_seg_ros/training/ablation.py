@@ -205,6 +205,11 @@ def evaluate_row(row: dict, weights: Path, config: dict, out: Path) -> dict:
         from grasp_seg_ros.training.metric import rectangle_metric
         samples = load_samples("synthetic", Path(config["test"]), depth=config["test_depth"])
         result["test"] = rectangle_metric(model, GraspDataset(samples), top_k=(1, 5))
+    cache.parent.mkdir(parents=True, exist_ok=True)
+
+    def save() -> None:  # after every part: an interrupted row keeps what it measured
+        cache.write_text(json.dumps(result, indent=2, default=float))
+
     predictor, _ = make_predictor(str(weights) if network else row["predictor"])
     if "probe" in settings and "probe" not in fresh:
         pc = config["probe"]
@@ -213,6 +218,7 @@ def evaluate_row(row: dict, weights: Path, config: dict, out: Path) -> dict:
         views = run_probe(predictor, cameras=cameras, yaws=int(pc["yaws"]),
                           gripper=pc["gripper"])
         result["probe"] = summarise_probe(views)
+        save()
     if "sim_eval" not in fresh:
         result["sim_eval"] = {}
         for run in config["sim_eval"]["runs"]:
@@ -222,11 +228,11 @@ def evaluate_row(row: dict, weights: Path, config: dict, out: Path) -> dict:
             s = summarise_attempts(attempts)
             result["sim_eval"][_run_label(run)] = {
                 k: s[k] for k in ("attempts", "successes", "success_rate", "ci95_wilson")}
+        save()
     if "latency" in settings and "latency" not in fresh:
         result["latency"] = cpu_latency_ms(weights, int(config["latency"]["frames"]),
                                            int(config["latency"]["threads"]))
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    cache.write_text(json.dumps(result, indent=2, default=float))
+    save()
     return result
 
 
