@@ -282,7 +282,7 @@ def render_table(results: list[dict], config: dict) -> str:
     lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
     for r in results:
         cells = [r["name"], f"{r['params'] / 1e6:.2f} M" if r["params"] else "-",
-                 _budget(r.get("training") or {})]
+                 _budget(r["training"]) if r.get("training") else "-"]
         if with_test:
             cells += [_pct(r.get("test"), "top1_accuracy"), _pct(r.get("test"), "top5_accuracy")]
         if with_probe:
