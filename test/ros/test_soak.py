@@ -18,7 +18,8 @@ def test_short_soak_at_30_hz(tmp_path):
     report = json.loads((tmp_path / "soak.json").read_text())
     s = report["summary"]
     assert not s["died"] and s["node_exit_code"] == 0
-    assert s["grasps_received"] > 25 and s["frames_sent"] > 500
+    # no throughput here (grasp-seg soak and bench measure it): the node answered at all
+    assert s["grasps_received"] > 0 and s["frames_sent"] > 0
     # latest-frame processing: every frame the node received was processed, dropped for a
     # newer one, skipped or had no grasp; at most one waits and one is in work (no queue)
     accounted = (s["node_processed"] + s["node_dropped"] + s["node_skipped"]
