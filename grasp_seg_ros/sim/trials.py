@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pybullet
@@ -11,7 +11,7 @@ from scipy import ndimage
 from grasp_seg_ros.core.pose import GraspPose
 from grasp_seg_ros.core.rectangles import GraspRectangle
 from grasp_seg_ros.sim.camera import CameraConfig
-from grasp_seg_ros.sim.gripper import Gripper, WorldGrasp
+from grasp_seg_ros.sim.gripper import Gripper, GripperProfile, WorldGrasp
 from grasp_seg_ros.sim.scene import Scene
 
 
@@ -80,8 +80,8 @@ class GradedGrasp:
     rectangle: GraspRectangle  #: image pixels of the depth it was labelled on
     world: WorldGrasp          #: width_m = the opening: the object's extent + clearance
     robustness: float          #: in [0, 1]
-    trials: int                #: 0 = not tried (wider than the stroke, or off the object)
-    reason: str                #: 'tried', 'too_wide', 'no_surface'
+    trials: int                #: 0 = not tried (wider than the stroke)
+    reason: str                #: 'tried' or 'too_wide'
 
 
 def world_to_rectangle(world: WorldGrasp, camera: CameraConfig,
@@ -118,17 +118,15 @@ def _candidate(points_w: np.ndarray, centre_w: np.ndarray, yaw: float, jaw_half_
                       width_m=(hi - lo) + clearance_m)
 
 
-def grade_objects(scene: Scene, gripper: Gripper, profile, depth_m: np.ndarray,
+def grade_objects(scene: Scene, gripper: Gripper, profile: GripperProfile, depth_m: np.ndarray,
                   seg: np.ndarray, rng: np.random.Generator,
                   config: GradeConfig = GradeConfig()) -> list[GradedGrasp]:
     """Graded, orientation-bearing labels for every visible object of a settled scene.
 
-    ``depth_m`` is a clean render; ``profile`` a sim.gripper.GripperProfile whose gripper
-    ``gripper`` is. Failures are kept: each centre says which closing angles hold and which
-    do not. The physics state is restored before every trial.
+    ``depth_m`` is a clean render; ``gripper`` is ``profile``'s gripper in the scene.
+    Failures are kept: each centre says which closing angles hold and which do not. The
+    physics state is restored before every trial.
     """
-    from dataclasses import replace
-
     camera = scene.camera
     intr = camera.intrinsics()
     trial = replace(profile.trial, time_scale=config.time_scale,
