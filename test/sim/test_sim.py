@@ -112,9 +112,16 @@ def test_objects_get_masses_from_their_volume(client):
 
 
 def test_mesh_objects_get_masses_in_the_range_of_real_objects():
+    from grasp_seg_ros.sim.objects import ObjectPhysics, body_volume_m3
     from grasp_seg_ros.sim.scene import SceneConfig
+    physics = ObjectPhysics()
     with make_scene(3, config=SceneConfig(num_objects=(4, 4), sources=("random_urdfs",))) \
             as scene:
-        masses = [o.mass_kg for o in scene.objects]
-    assert all(0.02 <= m <= 1.0 for m in masses), masses
-    assert len(set(masses)) > 1
+        for o in scene.objects:
+            mass = pybullet.getDynamicsInfo(o.body_id, -1, physicsClientId=scene.client)[0]
+            assert mass == pytest.approx(o.mass_kg)
+            lo, hi = physics.mass_kg
+            assert lo <= mass <= hi
+            if lo < mass < hi:  # not clamped: the density is in its range
+                density = mass / body_volume_m3(scene.client, o.body_id)
+                assert physics.density_kg_m3[0] - 1e-6 <= density <= physics.density_kg_m3[1]
