@@ -19,9 +19,18 @@ from grasp_seg_ros.core.errors import NoGraspFound
 
 @dataclass(frozen=True)
 class OutputScaling:
-    """How the raw width channel maps to pixels; stored in each weight file's metadata."""
+    """How the raw output maps to grasps; stored in each weight file's metadata.
+
+    ``angle_bins`` 0: channels quality, cos 2a, sin 2a, width. B > 0: B quality channels, one
+    per closing direction (bin k centred on :func:`bin_angles`), then width.
+    """
 
     width_scale_px: float = 150.0
+    angle_bins: int = 0
+
+    @property
+    def channels(self) -> int:
+        return self.angle_bins + 1 if self.angle_bins else 4
 
     def encode_width(self, width_px: np.ndarray) -> np.ndarray:
         return np.asarray(width_px, np.float32) / np.float32(self.width_scale_px)
@@ -31,11 +40,28 @@ class OutputScaling:
             return np.asarray(width_raw, np.float32) * np.float32(self.width_scale_px)
 
     def to_dict(self) -> dict:
-        return {"width_scale_px": self.width_scale_px}
+        d = {"width_scale_px": self.width_scale_px}
+        if self.angle_bins:
+            d["angle_bins"] = self.angle_bins
+        return d
 
     @classmethod
     def from_dict(cls, d: dict) -> "OutputScaling":
-        return cls(width_scale_px=float(d["width_scale_px"]))
+        return cls(width_scale_px=float(d["width_scale_px"]),
+                   angle_bins=int(d.get("angle_bins", 0)))
+
+
+def bin_angles(bins: int) -> np.ndarray:
+    """Centres of ``bins`` closing-direction bins: -90 deg + k * 180 / bins deg."""
+    return (-np.pi / 2 + np.arange(bins) * np.pi / bins).astype(np.float32)
+
+
+def angle_to_bins(angle_rad: float, bins: int) -> tuple[tuple[int, float], tuple[int, float]]:
+    """The two bins nearest an angle with linear weights summing to 1 (bins wrap at 180)."""
+    f = (float(angle_rad) + np.pi / 2) / (np.pi / bins)
+    k0 = int(np.floor(f))
+    w1 = f - k0
+    return (k0 % bins, 1.0 - w1), ((k0 + 1) % bins, w1)
 
 
 @dataclass(frozen=True)
@@ -132,6 +158,41 @@ def filter_maps(quality: np.ndarray, cos2: np.ndarray, sin2: np.ndarray, width_r
     s = _blur(sin2, params.angle_sigma_px)
     w = scaling.decode_width(_blur(width_raw, params.width_sigma_px))
     return GraspMaps(quality=q, cos2=c, sin2=s, width_px=np.maximum(w, 0.0))
+
+
+def filter_bin_maps(raw: np.ndarray, scaling: OutputScaling,
+                    params: DecodeParams) -> GraspMaps:
+    """Binned raw maps (B + 1, S, S) -> quality (the best bin's), angle (that bin refined by
+    the centroid of it and its two neighbours, wrapping at 180 deg: exact for a direction
+    shared linearly between two bins, as angle_to_bins encodes it) and width."""
+    bins = scaling.angle_bins
+    if raw.shape[0] != bins + 1:
+        raise ValueError(f"expected {bins + 1} channels for {bins} angle bins, got "
+                         f"{raw.shape[0]}")
+    q = np.ascontiguousarray(np.moveaxis(raw[:bins], 0, -1), np.float32)  # (S, S, B)
+    if params.quality_sigma_px > 0:
+        qs = [_blur(q[..., i:i + 256], params.quality_sigma_px) for i in range(0, bins, 256)]
+        q = np.concatenate([x.reshape(*q.shape[:2], -1) for x in qs], axis=-1)
+    k = np.argmax(q, axis=-1)
+    best = np.take_along_axis(q, k[..., None], -1)[..., 0]
+    prev = np.take_along_axis(q, ((k - 1) % bins)[..., None], -1)[..., 0]
+    nxt = np.take_along_axis(q, ((k + 1) % bins)[..., None], -1)[..., 0]
+    prev, nxt, top = np.maximum(prev, 0.0), np.maximum(nxt, 0.0), np.maximum(best, 0.0)
+    total = prev + top + nxt
+    with np.errstate(divide="ignore", invalid="ignore"):
+        delta = np.where(total > 1e-9, (nxt - prev) / total, 0.0)
+    delta = np.clip(delta, -0.5, 0.5)
+    angle = -np.pi / 2 + (k + delta) * (np.pi / bins)
+    angle = (np.mod(angle + np.pi / 2, np.pi) - np.pi / 2).astype(np.float32)
+    w = scaling.decode_width(_blur(raw[bins], params.width_sigma_px))
+    return GraspMaps.from_angle(best.astype(np.float32), angle, np.maximum(w, 0.0))
+
+
+def maps_from_raw(raw: np.ndarray, scaling: OutputScaling, params: DecodeParams) -> GraspMaps:
+    """Raw network maps (either head kind, see OutputScaling) -> filtered GraspMaps."""
+    if scaling.angle_bins:
+        return filter_bin_maps(raw, scaling, params)
+    return filter_maps(raw[0], raw[1], raw[2], raw[3], scaling, params)
 
 
 def find_peaks(quality: np.ndarray, *, threshold: float, min_distance_px: int,

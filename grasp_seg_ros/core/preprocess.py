@@ -81,12 +81,16 @@ class InputNormalisation:
     """How a depth crop becomes the network input; stored in each weight file's metadata.
 
     ``mean_subtract``: depth minus its mean, then clipped to +-clip_m (GG-CNN's convention).
+    ``height``: a height map (metres above the support plane, core.heightmap) clipped to
+    +-clip_m, nothing subtracted: the table is 0 in every frame.
     """
 
     kind: str = "mean_subtract"
     clip_m: float = 1.0
 
     def apply(self, depth_m: np.ndarray) -> np.ndarray:
+        if self.kind == "height":
+            return np.clip(depth_m, -self.clip_m, self.clip_m).astype(np.float32, copy=False)
         if self.kind != "mean_subtract":
             raise ValueError(f"unknown input normalisation '{self.kind}'")
         centred = depth_m - np.float32(depth_m.mean())

@@ -16,8 +16,9 @@ import torch
 
 from grasp_seg_ros.core.camera import CameraIntrinsics
 from grasp_seg_ros.core.errors import NoGraspFound
-from grasp_seg_ros.core.grasp import (DecodeParams, GraspMaps, OutputScaling, detect_grasps,
-                                      filter_maps)
+from grasp_seg_ros.core.grasp import (DecodeParams, Grasp2D, GraspMaps, OutputScaling,
+                                      detect_grasps, maps_from_raw)
+from grasp_seg_ros.core.heightmap import HeightMap, make_height_map
 from grasp_seg_ros.core.pose import GraspPose, grasp_to_pose
 from grasp_seg_ros.core.preprocess import CropSpec, Preprocessed, preprocess
 from grasp_seg_ros.core.resources import resolve_model
@@ -43,7 +44,9 @@ class Detection:
 
     grasps: list[GraspPose]
     maps: GraspMaps
-    preprocessed: Preprocessed
+    #: the network's input before normalisation: a depth crop, or a height map (whose
+    #: ``depth_m`` is the view from straight above); overlays draw on its ``depth_m``
+    preprocessed: Preprocessed | HeightMap
     timings_ms: dict[str, float]
 
     @property
@@ -51,19 +54,24 @@ class Detection:
         return self.grasps[0]
 
 
-def decode(raw: np.ndarray, pre: Preprocessed, intrinsics: CameraIntrinsics,
+def decode(raw: np.ndarray, pre: Preprocessed | HeightMap, intrinsics: CameraIntrinsics,
            scaling: OutputScaling, params: DecodeParams,
            previous_px: tuple[float, float] | None = None) -> tuple[GraspMaps, list[GraspPose]]:
-    """Raw (4, S, S) network maps -> filtered maps and grasp poses, best first.
+    """Raw network maps (either head kind) -> filtered maps and grasp poses, best first.
 
     Poses with any non-finite value are dropped (a corrupt model answering NaN must never
     reach /grasp_pose); raises NoGraspFound when nothing is left.
     """
-    maps = filter_maps(raw[0], raw[1], raw[2], raw[3], scaling, params)
+    maps = maps_from_raw(raw, scaling, params)
     grasps_2d = [g for g in detect_grasps(maps, params, previous_px)
                  if np.isfinite([g.angle_rad, g.width_px, g.quality]).all()]
-    poses = [p for p in (grasp_to_pose(g, pre.depth_m, pre.crop, intrinsics)
-                         for g in grasps_2d) if p.is_finite()]
+    if isinstance(pre, HeightMap):
+        def to_pose(g: Grasp2D) -> GraspPose:
+            return pre.grid.grasp_pose(g, pre.height_m, intrinsics)
+    else:
+        def to_pose(g: Grasp2D) -> GraspPose:
+            return grasp_to_pose(g, pre.depth_m, pre.crop, intrinsics)
+    poses = [p for p in map(to_pose, grasps_2d) if p.is_finite()]
     if not poses:
         raise NoGraspFound("every candidate grasp had non-finite values")
     return maps, poses
@@ -114,6 +122,8 @@ class GraspDetector:
     def detect(self, depth_m: np.ndarray, intrinsics: CameraIntrinsics) -> Detection:
         """Detect grasps in a full depth image (metres, NaN = invalid).
 
+        The model's metadata selects the input: a centre crop of ``config.crop`` or a
+        plane-aligned height map around the image centre (plus the crop's offset).
         Raises InvalidDepth / InvalidCameraInfo for unusable input, NoGraspFound when the
         quality map holds nothing above the threshold.
         """
@@ -124,10 +134,20 @@ class GraspDetector:
             crop_spec = CropSpec(crop_spec.crop_size_px, crop_spec.offset_row_px,
                                  crop_spec.offset_col_px, self.metadata.input_size_px)
         t0 = time.perf_counter()
-        pre = preprocess(depth_m, crop_spec, self.metadata.normalisation,
-                         min_valid_fraction=cfg.min_valid_fraction)
+        if self.metadata.height_map is not None:
+            h, w = depth_m.shape
+            pre = make_height_map(
+                depth_m, intrinsics, self.metadata.height_map,
+                centre_px=((h - 1) / 2.0 + crop_spec.offset_row_px,
+                           (w - 1) / 2.0 + crop_spec.offset_col_px),
+                min_valid_fraction=cfg.min_valid_fraction)
+            net_input = self.metadata.normalisation.apply(pre.height_m)
+        else:
+            pre = preprocess(depth_m, crop_spec, self.metadata.normalisation,
+                             min_valid_fraction=cfg.min_valid_fraction)
+            net_input = pre.net_input
         t1 = time.perf_counter()
-        raw = self.backend(pre.net_input)
+        raw = self.backend(net_input)
         t2 = time.perf_counter()
         maps, poses = decode(raw, pre, intrinsics, self.metadata.scaling, cfg.decode,
                              self._previous_px if cfg.tracking else None)

@@ -82,13 +82,14 @@ class SubPixelConvTranspose2d(nn.Module):
 
 
 class FusedHeads(nn.Module):
-    """GraspHeads' four convolutions as one (same outputs, one pass over the features)."""
+    """GraspHeads' convolutions as one (same outputs, one pass over the features)."""
 
     def __init__(self, heads: GraspHeads) -> None:
         super().__init__()
         convs = list(heads.heads)
         first = convs[0]
-        self.conv = nn.Conv2d(first.in_channels, len(convs), first.kernel_size,
+        self.conv = nn.Conv2d(first.in_channels, sum(c.out_channels for c in convs),
+                              first.kernel_size,
                               stride=first.stride, padding=first.padding,
                               dilation=first.dilation, bias=first.bias is not None)
         with torch.no_grad():

@@ -18,6 +18,7 @@ from safetensors.torch import save_file
 
 from grasp_seg_ros.core.errors import ModelFileError
 from grasp_seg_ros.core.grasp import OutputScaling
+from grasp_seg_ros.core.heightmap import HeightMapSpec
 from grasp_seg_ros.core.preprocess import NETWORK_SIZE_PX, InputNormalisation
 from grasp_seg_ros.nets.registry import get_model, list_models
 
@@ -37,9 +38,17 @@ class ModelMetadata:
     training: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
     description: str = ""
+    #: None: the input is a depth crop (core.preprocess); else a plane-aligned height map
+    height_map: HeightMapSpec | None = None
+
+    @property
+    def input_kind(self) -> str:
+        return "depth_crop" if self.height_map is None else "height_map"
 
     def to_json(self) -> str:
+        extra = {} if self.height_map is None else {"height_map": self.height_map.to_dict()}
         return json.dumps({
+            **extra,
             "format_version": FORMAT_VERSION,
             "architecture": self.architecture,
             "arch_kwargs": self.arch_kwargs,
@@ -61,7 +70,9 @@ class ModelMetadata:
                    normalisation=InputNormalisation.from_dict(d["normalisation"]),
                    scaling=OutputScaling.from_dict(d["scaling"]),
                    training=d.get("training", {}), metrics=d.get("metrics", {}),
-                   description=d.get("description", ""))
+                   description=d.get("description", ""),
+                   height_map=HeightMapSpec.from_dict(d["height_map"])
+                   if d.get("height_map") else None)
 
 
 def save_weights(path: str | Path, model: torch.nn.Module, metadata: ModelMetadata) -> Path:

@@ -9,12 +9,38 @@ from grasp_seg_ros.nets.ggcnn import OUTPUT_CHANNELS
 
 
 def grasp_map_losses(pred: torch.Tensor, target: torch.Tensor) -> dict[str, torch.Tensor]:
-    """Per-channel MSE between (N, 4, H, W) predicted and target maps (GG-CNN's loss)."""
+    """Per-channel MSE between (N, 4, H, W) predicted and target maps (GG-CNN's loss); other
+    channel counts (binned heads, e.g. a student against its teacher) give one MSE."""
     if pred.shape != target.shape:
         raise ValueError(f"prediction {tuple(pred.shape)} and target {tuple(target.shape)} "
                          f"differ in shape")
+    if pred.shape[1] != len(OUTPUT_CHANNELS):
+        return {"loss_maps": F.mse_loss(pred, target)}
     return {f"loss_{name}": F.mse_loss(pred[:, i], target[:, i])
             for i, name in enumerate(OUTPUT_CHANNELS)}
+
+
+def binned_map_losses(pred: torch.Tensor, target: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Weighted MSE of binned heads: pred (N, B + 1, H, W) quality bins and width; target
+    (N, 2B + 2, H, W) bin targets, bin weights, width, width weight (training.height_maps).
+    The quality term is a mean over every bin and pixel; the width term over the pixels of
+    good candidates only."""
+    bins = pred.shape[1] - 1
+    if target.shape[1] != 2 * bins + 2 or target.shape[2:] != pred.shape[2:]:
+        raise ValueError(f"binned prediction {tuple(pred.shape)} needs a target of "
+                         f"{2 * bins + 2} channels, got {tuple(target.shape)}")
+    q_t, q_w = target[:, :bins], target[:, bins:2 * bins]
+    w_t, w_w = target[:, 2 * bins], target[:, 2 * bins + 1]
+    loss_q = (q_w * (pred[:, :bins] - q_t) ** 2).mean()
+    loss_w = (w_w * (pred[:, bins] - w_t) ** 2).sum() / w_w.sum().clamp_min(1.0)
+    return {"loss_quality_bins": loss_q, "loss_width": loss_w}
+
+
+def map_losses(pred: torch.Tensor, target: torch.Tensor) -> dict[str, torch.Tensor]:
+    """The loss the target asks for: binned (2B + 2 target channels) or GG-CNN's."""
+    if target.shape[1] == 2 * pred.shape[1]:
+        return binned_map_losses(pred, target)
+    return grasp_map_losses(pred, target)
 
 
 def total_loss(losses: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -28,10 +54,10 @@ def total_loss(losses: dict[str, torch.Tensor]) -> torch.Tensor:
 def model_losses(outputs: dict[str, torch.Tensor], target: torch.Tensor, *,
                  aux_weight: float = 0.4) -> dict[str, torch.Tensor]:
     """Map losses of ``out``, plus ``aux`` (PSPNet's auxiliary head) weighted by aux_weight."""
-    losses = grasp_map_losses(outputs["out"], target)
+    losses = map_losses(outputs["out"], target)
     if "aux" in outputs and aux_weight > 0:
         losses.update({f"aux_{k}": aux_weight * v
-                       for k, v in grasp_map_losses(outputs["aux"], target).items()})
+                       for k, v in map_losses(outputs["aux"], target).items()})
     return losses
 
 

@@ -13,17 +13,18 @@ import torch
 from tqdm import tqdm
 
 from grasp_seg_ros.core.errors import NoGraspFound
-from grasp_seg_ros.core.grasp import DecodeParams, Grasp2D, detect_grasps, filter_maps
+from grasp_seg_ros.core.grasp import DecodeParams, Grasp2D, detect_grasps, maps_from_raw
 from grasp_seg_ros.core.metrics import grasp_rectangle, is_correct
 from grasp_seg_ros.training.datasets import GraspDataset
+from grasp_seg_ros.training.height_maps import HeightMapDataset
 
 # the metric ranks peaks: every peak counts, whatever its quality
 METRIC_DECODE = DecodeParams(quality_threshold=-np.inf)
 
 
-def predict_grasps(raw: np.ndarray, dataset: GraspDataset, top_k: int,
+def predict_grasps(raw: np.ndarray, dataset: GraspDataset | HeightMapDataset, top_k: int,
                    params: DecodeParams = METRIC_DECODE) -> list[Grasp2D]:
-    maps = filter_maps(raw[0], raw[1], raw[2], raw[3], dataset.config.scaling, params)
+    maps = maps_from_raw(raw, dataset.config.scaling, params)
     try:
         return detect_grasps(maps, replace(params, top_k=top_k))
     except NoGraspFound:
@@ -31,7 +32,7 @@ def predict_grasps(raw: np.ndarray, dataset: GraspDataset, top_k: int,
 
 
 @torch.no_grad()
-def rectangle_metric(model: torch.nn.Module, dataset: GraspDataset, *,
+def rectangle_metric(model: torch.nn.Module, dataset: GraspDataset | HeightMapDataset, *,
                      top_k: tuple[int, ...] = (1, 5), batch_size: int = 8,
                      device: torch.device | str = "cpu", progress: bool = True) -> dict:
     """Accuracy at each k in top_k over the dataset (augmentation off)."""

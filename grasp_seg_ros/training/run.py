@@ -33,10 +33,13 @@ from tqdm import tqdm
 
 from grasp_seg_ros.nets import get_model
 from grasp_seg_ros.nets.weights import ModelMetadata, save_weights
+from grasp_seg_ros.core.grasp import OutputScaling, maps_from_raw
+from grasp_seg_ros.core.heightmap import HeightMapSpec
 from grasp_seg_ros.training.datasets import (Augmentation, GraspDataset, SampleConfig,
                                              load_samples, split_samples)
-from grasp_seg_ros.training.losses import (Distiller, grasp_map_losses, model_losses,
-                                           total_loss)
+from grasp_seg_ros.training.height_maps import (GridAugmentation, HeightMapConfig,
+                                                HeightMapDataset, graded_samples)
+from grasp_seg_ros.training.losses import Distiller, model_losses, total_loss
 from grasp_seg_ros.training.metric import rectangle_metric
 from grasp_seg_ros.training.model_card import write_model_card
 
@@ -50,7 +53,10 @@ DEFAULT_RECIPE: dict[str, Any] = {
     "data": {"kind": "synthetic", "train": "data/synthetic/train", "val": None,
              "test": None, "depth": "stereo", "split": "image", "val_fraction": 0.1,
              "object_map": None, "crop_size_px": 300, "centre_on_grasps": False,
-             "max_samples": None},
+             "max_samples": None,
+             # input "height_map" (data kind "graded": the generator's graded labels)
+             "input": "depth_crop", "height_map": {"size_px": 224, "resolution_m": 0.002},
+             "angle_bins": 0, "width_scale_px": 150.0, "background_weight": 1.0},
     "augmentation": asdict(Augmentation()),
     "train": {"epochs": 10, "batch_size": 8, "optimizer": "adam", "lr": 1e-3,
               "momentum": 0.9, "weight_decay": 0.0, "schedule": "cosine", "poly_power": 0.9,
@@ -118,8 +124,48 @@ def _expand(path: str | None) -> Path | None:
     return Path(os.path.expandvars(os.path.expanduser(path))) if path else None
 
 
-def build_datasets(recipe: dict) -> tuple[GraspDataset, GraspDataset, GraspDataset | None]:
+def height_map_config(recipe: dict) -> HeightMapConfig:
     d = recipe["data"]
+    spec = HeightMapSpec.from_dict(d["height_map"])
+    spec.validate()
+    bins = int(d["angle_bins"])
+    return HeightMapConfig(spec=spec, angle_bins=bins,
+                           scaling=OutputScaling(float(d["width_scale_px"]), bins),
+                           background_weight=float(d["background_weight"]))
+
+
+def _build_height_map_datasets(recipe: dict):
+    d = recipe["data"]
+    if d["kind"] != "graded":
+        raise ValueError("data.input height_map trains on the generator's graded labels: "
+                         f"set data.kind to 'graded' (got {d['kind']!r})")
+    train = graded_samples(_expand(d["train"]), depth=d["depth"])
+    if d["max_samples"]:
+        train = train[:int(d["max_samples"])]
+    if d["val"]:
+        val = graded_samples(_expand(d["val"]), depth=d["depth"])
+    else:
+        train, val = split_samples(train, how=d["split"], test_fraction=d["val_fraction"],
+                                   seed=recipe["train"]["seed"])
+    test = graded_samples(_expand(d["test"]), depth=d["depth"]) if d["test"] else None
+    config = height_map_config(recipe)
+    aug = recipe["augmentation"]
+    augmentation = None if aug is None else GridAugmentation(
+        rotation_deg=float(aug.get("rotation_deg", 180.0)), mirror=bool(aug.get("flip", True)),
+        max_shift_px=int(aug.get("max_shift_px", 20)))
+    seed = recipe["train"]["seed"]
+    return (HeightMapDataset(train, config, augmentation, seed=seed),
+            HeightMapDataset(val, config),
+            HeightMapDataset(test, config) if test is not None else None)
+
+
+def build_datasets(recipe: dict):
+    """(train, validation, test or None) datasets of the recipe's input kind."""
+    d = recipe["data"]
+    if d["input"] == "height_map":
+        return _build_height_map_datasets(recipe)
+    if d["input"] != "depth_crop":
+        raise ValueError(f"data.input must be depth_crop or height_map, got {d['input']!r}")
     kwargs = {"depth": d["depth"]} if d["kind"] != "cornell" else \
         {"object_map": _expand(d["object_map"])}
     train = load_samples(d["kind"], _expand(d["train"]), **kwargs)
@@ -139,6 +185,18 @@ def build_datasets(recipe: dict) -> tuple[GraspDataset, GraspDataset, GraspDatas
     return (GraspDataset(train, config, augmentation, seed=recipe["train"]["seed"]),
             GraspDataset(val, config),
             GraspDataset(test, config) if test is not None else None)
+
+
+def model_kwargs(recipe: dict) -> dict:
+    """The recipe's model.kwargs, with data.angle_bins (the heads must match the targets)."""
+    kwargs = dict(recipe["model"]["kwargs"])
+    bins = int(recipe["data"]["angle_bins"])
+    if bins:
+        if kwargs.get("angle_bins", bins) != bins:
+            raise ValueError(f"model.kwargs.angle_bins {kwargs['angle_bins']} != "
+                             f"data.angle_bins {bins}")
+        kwargs["angle_bins"] = bins
+    return kwargs
 
 
 def make_optimizer(model: torch.nn.Module, t: dict) -> torch.optim.Optimizer:
@@ -249,14 +307,14 @@ def plot_losses(history: list[dict], path: Path) -> None:
 
 
 @torch.no_grad()
-def plot_predictions(model, dataset: GraspDataset, indices: list[int], path: Path,
-                     device) -> None:
+def plot_predictions(model, dataset: GraspDataset | HeightMapDataset, indices: list[int],
+                     path: Path, device) -> None:
     """Rows: fixed validation images; columns: input, target quality, predicted quality and
     angle, with the best predicted grasp (red) and the labels (green) drawn on the input."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from grasp_seg_ros.core.grasp import angle_from_cos_sin
+    from grasp_seg_ros.core.grasp import DecodeParams
     from grasp_seg_ros.core.metrics import grasp_rectangle
     from grasp_seg_ros.training.metric import predict_grasps
     model.eval()
@@ -272,10 +330,12 @@ def plot_predictions(model, dataset: GraspDataset, indices: list[int], path: Pat
         for g in predict_grasps(raw, dataset, 1):
             c = grasp_rectangle(g).corners()
             ax[0].plot(*np.vstack([c, c[:1]])[:, ::-1].T, "r-", lw=1.5)
-        ax[1].imshow(y[0], vmin=0, vmax=1, cmap="viridis")
-        ax[2].imshow(raw[0], vmin=0, vmax=1, cmap="viridis")
-        ax[3].imshow(angle_from_cos_sin(raw[1], raw[2]), vmin=-np.pi / 2, vmax=np.pi / 2,
-                     cmap="hsv")
+        bins = dataset.config.scaling.angle_bins
+        maps = maps_from_raw(raw, dataset.config.scaling,
+                             DecodeParams(quality_sigma_px=0, angle_sigma_px=0))
+        ax[1].imshow(y[:bins].max(0) if bins else y[0], vmin=0, vmax=1, cmap="viridis")
+        ax[2].imshow(maps.quality, vmin=0, vmax=1, cmap="viridis")
+        ax[3].imshow(maps.angle_rad, vmin=-np.pi / 2, vmax=np.pi / 2, cmap="hsv")
         for a, title in zip(ax, ("input + labels (green), best grasp (red)", "target quality",
                                  "predicted quality", "predicted angle")):
             a.set_title(title if row == 0 else "", fontsize=9)
@@ -292,7 +352,7 @@ def train(recipe: dict, out: Path) -> dict:
         torch.set_num_threads(int(t["threads"]))
     torch.manual_seed(t["seed"])
     train_set, val_set, test_set = build_datasets(recipe)
-    model = get_model(recipe["model"]["arch"], **recipe["model"]["kwargs"]).to(ddp.device)
+    model = get_model(recipe["model"]["arch"], **model_kwargs(recipe)).to(ddp.device)
     net = model
     if ddp.enabled:
         net = torch.nn.parallel.DistributedDataParallel(
@@ -432,7 +492,7 @@ def validation_loss(model, dataset: GraspDataset, device, batch_size: int = 8) -
         batch = [dataset.example(i) for i in range(start, min(len(dataset), start + batch_size))]
         x = torch.from_numpy(np.stack([b[0] for b in batch])).to(device)
         y = torch.from_numpy(np.stack([b[1] for b in batch])).to(device)
-        total += float(total_loss(grasp_map_losses(model(x)["out"], y))) * len(batch)
+        total += float(total_loss(model_losses(model(x), y, aux_weight=0.0))) * len(batch)
         n += len(batch)
     return total / max(n, 1)
 
@@ -457,10 +517,15 @@ def finish(recipe, out, model, history, test_set, ddp, seconds, n_train, n_val) 
         metrics["test"] = {k: (round(v, 4) if isinstance(v, float) else v)
                            for k, v in test.items()}
         metrics["test"]["data"] = recipe["data"]["test"]
-    sample_cfg = test_set.config if test_set is not None else SampleConfig()
+    height_map = None
+    if recipe["data"]["input"] == "height_map":
+        sample_cfg = height_map_config(recipe)
+        height_map = sample_cfg.spec
+    else:
+        sample_cfg = test_set.config if test_set is not None else SampleConfig()
     command = " ".join([f"grasp-seg train --recipe {recipe.get('_recipe_path', '<recipe>')}",
                         *(f"--set {item}" for item in recipe.get("_sets", []))])
-    arch_kwargs = {k: v for k, v in recipe["model"]["kwargs"].items() if k != "trunk_weights"}
+    arch_kwargs = {k: v for k, v in model_kwargs(recipe).items() if k != "trunk_weights"}
     training_extra = {}
     if recipe["distill"]["teacher"]:
         d = recipe["distill"]
@@ -485,7 +550,9 @@ def finish(recipe, out, model, history, test_set, ddp, seconds, n_train, n_val) 
                   "train_seconds": round(seconds, 1), "git_commit": git_commit(),
                   "aux_weight": recipe["train"]["aux_weight"], **training_extra,
                   "command": command},
-        metrics=metrics, description=recipe["description"] or recipe["name"])
+        metrics=metrics, description=recipe["description"] or recipe["name"],
+        height_map=height_map,
+        **({} if height_map is None else {"input_size_px": height_map.size_px}))
     weights = save_weights(out / "model.safetensors", model.cpu(), meta)
     write_model_card(weights)
     (out / "metrics.json").write_text(json.dumps({"history": history, "final": metrics},

@@ -4,8 +4,9 @@ import pytest
 
 from grasp_seg_ros.core.errors import NoGraspFound
 from grasp_seg_ros.core.grasp import (DecodeParams, GraspMaps, OutputScaling,
-                                      angle_difference, angle_from_cos_sin,
-                                      detect_grasps, encode_angle, filter_maps, find_peaks)
+                                      angle_difference, angle_from_cos_sin, angle_to_bins,
+                                      detect_grasps, encode_angle, filter_maps, find_peaks,
+                                      maps_from_raw)
 
 
 def test_angle_encode_decode_round_trip():
@@ -87,3 +88,27 @@ def test_angle_at_a_pixel_equals_the_decoded_map():
     maps = GraspMaps.from_angle(np.zeros_like(angle), angle, np.zeros_like(angle))
     np.testing.assert_allclose(maps.angle_rad, angle, atol=1e-5)
     assert maps.angle_at(7, 9) == pytest.approx(float(angle[7, 9]), abs=1e-5)
+
+
+@pytest.mark.parametrize("bins", [12, 18])
+def test_binned_maps_decode_the_direction_shared_between_two_bins(bins):
+    scaling = OutputScaling(width_scale_px=50.0, angle_bins=bins)
+    for deg in (-90.0, -89.0, -37.5, 0.0, 20.0, 44.0, 88.0):
+        raw = np.zeros((bins + 1, 40, 40), np.float32)
+        for k, w in angle_to_bins(np.radians(deg), bins):
+            raw[k, 15:26, 15:26] = 0.8 * w
+        raw[bins] = 0.5
+        maps = maps_from_raw(raw, scaling, DecodeParams())
+        assert np.degrees(angle_difference(maps.angle_at(20, 20), np.radians(deg))) < 0.01
+        assert maps.width_px[20, 20] == pytest.approx(25.0)
+        assert maps.quality[20, 20] > maps.quality[2, 2]
+
+
+def test_binned_maps_pick_the_better_of_two_directions_not_their_average():
+    raw = np.zeros((13, 30, 30), np.float32)
+    raw[0, 10:20, 10:20] = 0.9      # -90 deg: the better direction
+    raw[6, 10:20, 10:20] = 0.6      # 0 deg: also fine, worse
+    maps = maps_from_raw(raw, OutputScaling(50.0, 12), DecodeParams())
+    assert np.degrees(angle_difference(maps.angle_at(15, 15), -np.pi / 2)) < 1.0
+    with pytest.raises(ValueError, match="channels"):
+        maps_from_raw(raw[:5], OutputScaling(50.0, 12), DecodeParams())

@@ -1,0 +1,359 @@
+"""Plane-aligned orthographic height maps: a network input that does not depend on the camera.
+
+A depth image and its intrinsics become points in the camera's optical frame; a robust fit finds
+the support plane (the table); the points are rendered as height above that plane on a square
+grid of ``size_px`` cells of ``resolution_m`` metres, centred where the image centre's ray meets
+the plane. Whatever the camera's height, tilt or intrinsics, an object covers the same cells.
+
+Grid axes: ``u`` (columns, to the right) is the camera's x axis projected onto the plane, ``v``
+(rows, down) completes the right-handed frame (u, v, -n), ``n`` is the plane's normal towards
+the camera. Seen from a camera straight above the table the map is laid out as the image is.
+Angles in the map follow core.grasp's convention with rows along ``v`` and columns along ``u``.
+
+A grasp found in the map maps back to 3-D exactly (:meth:`HeightMapGrid.grasp_pose`): approach
+along -n, closing direction in the plane, centre on the top surface, all in the optical frame.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from functools import lru_cache
+
+import cv2
+import numpy as np
+from scipy.spatial.transform import Rotation
+
+from grasp_seg_ros.core.camera import CameraIntrinsics
+from grasp_seg_ros.core.errors import InvalidDepth
+from grasp_seg_ros.core.grasp import Grasp2D
+from grasp_seg_ros.core.pose import GraspPose
+from grasp_seg_ros.core.preprocess import inpaint_depth
+
+
+@dataclass(frozen=True)
+class HeightMapSpec:
+    """Size and resolution of a model's height-map input (stored in its metadata)."""
+
+    size_px: int = 224
+    resolution_m: float = 0.002
+
+    @property
+    def extent_m(self) -> float:
+        return self.size_px * self.resolution_m
+
+    def validate(self) -> None:
+        if self.size_px <= 0 or self.size_px % 4:
+            raise ValueError(f"height map size must be a positive multiple of 4, got "
+                             f"{self.size_px}")
+        if not 0.0 < self.resolution_m <= 0.05:
+            raise ValueError(f"height map resolution must be in (0, 0.05] m, got "
+                             f"{self.resolution_m}")
+
+    def to_dict(self) -> dict:
+        return {"size_px": self.size_px, "resolution_m": self.resolution_m}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "HeightMapSpec":
+        return cls(size_px=int(d["size_px"]), resolution_m=float(d["resolution_m"]))
+
+
+@dataclass(frozen=True)
+class Plane:
+    """Points p with normal . p + offset = 0; ``normal`` is a unit vector towards the camera
+    (the optical frame's origin), so ``height`` is positive above the plane."""
+
+    normal: np.ndarray
+    offset: float
+
+    def height(self, points: np.ndarray) -> np.ndarray:
+        return np.asarray(points) @ self.normal + self.offset
+
+    @classmethod
+    def through(cls, point: np.ndarray, normal: np.ndarray) -> "Plane":
+        n = np.asarray(normal, np.float64)
+        n = n / np.linalg.norm(n)
+        offset = -float(n @ np.asarray(point, np.float64))
+        if offset < 0.0:  # make the camera (origin) lie on the positive side
+            n, offset = -n, -offset
+        return cls(n, offset)
+
+    def tilt_deg(self) -> float:
+        """Angle between the plane's normal and the optical axis (0 = camera straight above)."""
+        return float(np.degrees(np.arccos(np.clip(-self.normal[2], -1.0, 1.0))))
+
+
+def fit_plane(points: np.ndarray, *, iterations: int = 64, threshold_m: float = 0.006,
+              max_points: int = 2000, min_inlier_fraction: float = 0.2,
+              seed: int = 0) -> Plane | None:
+    """RANSAC for the dominant plane in (N, 3) points, refined by least squares on its inliers.
+
+    Among planes that hold nearly as many inliers as the best (within 10 %), the one farthest
+    from the camera wins: a table seen past a large box top is still the table. Returns None
+    when no plane holds ``min_inlier_fraction`` of the points.
+    """
+    pts = np.asarray(points)
+    if len(pts) < 3:
+        return None
+    rng = np.random.default_rng(seed)
+    if len(pts) > max_points:
+        pts = pts[rng.integers(0, len(pts), max_points)]
+    pts = pts.astype(np.float64)
+    tri = pts[rng.integers(0, len(pts), (iterations, 3))]
+    normals = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
+    norms = np.linalg.norm(normals, axis=1)
+    ok = norms > 1e-9
+    if not ok.any():
+        return None
+    normals = normals[ok] / norms[ok, None]
+    offsets = -np.einsum("ij,ij->i", normals, tri[ok, 0])
+    inliers = np.abs(pts @ normals.T + offsets) < threshold_m      # (N, planes)
+    counts = inliers.sum(axis=0)
+    best = counts.max()
+    if best < min_inlier_fraction * len(pts):
+        return None
+    near_best = np.nonzero(counts >= 0.9 * best)[0]
+    pick = near_best[np.argmax(np.abs(offsets[near_best]))]
+    sel = pts[inliers[:, pick]]
+    centroid = sel.mean(axis=0)
+    _, _, vt = np.linalg.svd(sel - centroid, full_matrices=False)
+    return Plane.through(centroid, vt[2])
+
+
+@lru_cache(maxsize=8)
+def _rays(intrinsics: CameraIntrinsics, stride: int) -> np.ndarray:
+    """(2, H', W') float32 x and y of the rays with z = 1 through every ``stride``-th pixel
+    (undistorted)."""
+    rows, cols = np.mgrid[0:intrinsics.height:stride, 0:intrinsics.width:stride]
+    rays = intrinsics.pixel_to_point(rows, cols, 1.0)
+    return np.ascontiguousarray(np.moveaxis(rays[..., :2], -1, 0), np.float32)
+
+
+@dataclass(frozen=True)
+class HeightMapGrid:
+    """Where a height map lies: centre on the plane, in-plane axes, normal, cell size."""
+
+    centre_m: np.ndarray      #: (3,) grid centre on the plane, optical frame
+    u: np.ndarray             #: (3,) column direction
+    v: np.ndarray             #: (3,) row direction
+    normal: np.ndarray        #: (3,) plane normal towards the camera
+    resolution_m: float
+    size_px: int
+
+    @classmethod
+    def facing(cls, plane: Plane, intrinsics: CameraIntrinsics, spec: HeightMapSpec, *,
+               centre_px: tuple[float, float] | None = None) -> "HeightMapGrid":
+        """The grid around the point where the ray of ``centre_px`` (default the image
+        centre) meets the plane, its columns along the camera's projected x axis."""
+        n = plane.normal
+        if centre_px is None:
+            centre_px = ((intrinsics.height - 1) / 2.0, (intrinsics.width - 1) / 2.0)
+        ray = intrinsics.pixel_to_point(centre_px[0], centre_px[1], 1.0)
+        denom = float(n @ ray)
+        if denom >= -1e-6:
+            raise InvalidDepth("the camera's centre ray does not meet the support plane "
+                               f"(plane tilted {plane.tilt_deg():.0f} deg from the optical axis)")
+        centre = ray * (-plane.offset / denom)
+        x = np.array([1.0, 0.0, 0.0]) - n * n[0]
+        u = x / np.linalg.norm(x)
+        v = np.cross(-n, u)
+        return cls(centre, u, v, n.copy(), float(spec.resolution_m), int(spec.size_px))
+
+    def moved(self, *, shift_px: tuple[float, float] = (0.0, 0.0), rotation_rad: float = 0.0,
+              mirror: bool = False) -> "HeightMapGrid":
+        """The grid shifted by (rows, cols) cells, turned about the normal, or mirrored
+        (columns reversed): training augmentation that renders instead of warping."""
+        centre = self.centre_m + self.resolution_m * (shift_px[0] * self.v + shift_px[1] * self.u)
+        c, s = np.cos(rotation_rad), np.sin(rotation_rad)
+        u = c * self.u - s * self.v
+        v = s * self.u + c * self.v
+        return replace(self, centre_m=centre, u=-u if mirror else u, v=v)
+
+    @property
+    def _c(self) -> float:
+        return (self.size_px - 1) / 2.0
+
+    def to_cells(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(..., 3) optical-frame points -> (row, col, height above the plane), in the
+        points' float type (float32 points: one float32 product for a whole frame)."""
+        p = np.asarray(points)
+        dtype = p.dtype if p.dtype in (np.float32, np.float64) else np.float64
+        m = np.stack([self.v / self.resolution_m, self.u / self.resolution_m, self.normal],
+                     axis=1).astype(dtype)
+        shift = (np.array([self._c, self._c, 0.0]) - self.centre_m @ m).astype(dtype)
+        out = p.astype(dtype, copy=False) @ m + shift
+        return out[..., 0], out[..., 1], out[..., 2]
+
+    def to_points(self, row, col, height) -> np.ndarray:
+        """(row, col, height) -> (..., 3) optical-frame points; inverse of to_cells."""
+        row, col, height = np.broadcast_arrays(np.asarray(row, np.float64),
+                                               np.asarray(col, np.float64),
+                                               np.asarray(height, np.float64))
+        return (self.centre_m + ((col - self._c) * self.resolution_m)[..., None] * self.u
+                + ((row - self._c) * self.resolution_m)[..., None] * self.v
+                + height[..., None] * self.normal)
+
+    def direction(self, angle_rad: float) -> np.ndarray:
+        """The 3-D closing direction of a map angle (core.grasp's convention)."""
+        return np.cos(angle_rad) * self.u - np.sin(angle_rad) * self.v
+
+    def angle_of(self, direction: np.ndarray) -> float:
+        """A 3-D direction's map angle in [-pi/2, pi/2) (its projection onto the plane)."""
+        d = np.asarray(direction, np.float64)
+        a = np.arctan2(-(d @ self.v), d @ self.u)
+        return float((a + np.pi / 2) % np.pi - np.pi / 2)
+
+    def grasp_pose(self, grasp: Grasp2D, height_m: np.ndarray,
+                   intrinsics: CameraIntrinsics) -> GraspPose:
+        """A grasp found in the height map -> pose in the optical frame (module docstring)."""
+        h = float(height_m[grasp.row, grasp.col])
+        position = self.to_points(grasp.row, grasp.col, h)
+        x_axis = self.direction(grasp.angle_rad)
+        z_axis = -self.normal
+        y_axis = np.cross(z_axis, x_axis)
+        if np.isfinite(x_axis).all():
+            quat = Rotation.from_matrix(np.stack([x_axis, y_axis, z_axis], axis=1)).as_quat()
+        else:
+            quat = np.full(4, np.nan)
+        tips = grasp.finger_points()
+        top = float("nan")
+        if np.isfinite(tips).all() and np.abs(tips).max() < 1e6:
+            mask = np.zeros(height_m.shape, np.uint8)
+            (r0, c0), (r1, c1) = np.rint(tips).astype(int)
+            cv2.line(mask, (int(c0), int(r0)), (int(c1), int(r1)), 1, thickness=3)
+            mask[grasp.row, grasp.col] = 1
+            top = float(np.max(height_m[mask.astype(bool)]))
+        # the highest point between the fingers, as a depth along the approach from the camera
+        camera_height = float(-(self.centre_m @ self.normal))
+        finger_depth = camera_height - top
+        image_px = intrinsics.point_to_pixel(position)
+        return GraspPose(position_m=position, quat_xyzw=np.asarray(quat, np.float64),
+                         angle_rad=grasp.angle_rad,
+                         width_m=float(grasp.width_px * self.resolution_m),
+                         quality=grasp.quality, finger_depth_m=finger_depth,
+                         image_px=(float(image_px[0]), float(image_px[1])), grasp_2d=grasp)
+
+
+@dataclass(frozen=True)
+class HeightMap:
+    """One frame as a height map."""
+
+    height_m: np.ndarray      #: (S, S) float32 height above the plane, holes inpainted
+    hole_mask: np.ndarray     #: (S, S) bool, True where nothing was seen (inpainted)
+    grid: HeightMapGrid
+    plane: Plane
+    plane_fitted: bool        #: False: no plane was found, the optical axis was used
+
+    @property
+    def depth_m(self) -> np.ndarray:
+        """The map as a depth image seen from straight above at the camera's height (what
+        overlays draw on, so both inputs look alike)."""
+        camera_height = float(-(self.grid.centre_m @ self.grid.normal))
+        return (camera_height - self.height_m).astype(np.float32)
+
+
+def frame_points(depth_m: np.ndarray, intrinsics: CameraIntrinsics, *,
+                 cell_m: float) -> np.ndarray:
+    """(3, N) float32 finite points (x, y, z rows) of a depth image, every k-th pixel where
+    the camera samples the scene much more finely than ``cell_m`` (a close 1024x768 frame)."""
+    sample = depth_m[::8, ::8]
+    sample = sample[np.isfinite(sample) & (sample > 0)]
+    if sample.size == 0:
+        sample = depth_m[np.isfinite(depth_m) & (depth_m > 0)]
+        if sample.size == 0:
+            raise InvalidDepth("depth image holds no valid pixel")
+    footprint = float(np.median(sample)) / max(intrinsics.fx, intrinsics.fy)
+    stride = max(1, int(cell_m / (2.0 * footprint)))
+    rays = _rays(intrinsics, stride)
+    z = np.asarray(depth_m[::stride, ::stride], np.float32)
+    ok = np.isfinite(z) & (z > 0)
+    zs = z[ok]
+    return np.stack([rays[0][ok] * zs, rays[1][ok] * zs, zs])
+
+
+def render(points: np.ndarray, grid: HeightMapGrid, *,
+           intrinsics: CameraIntrinsics | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(3, N) points (frame_points) -> (height map with NaN holes, out-of-view mask). The
+    highest point in a cell wins; one-cell gaps between samples are closed from their
+    neighbours. Cells the camera cannot see (outside its image, given ``intrinsics``) are the
+    plane (height 0)."""
+    s = grid.size_px
+    x, y, z = points
+    rows = np.stack([grid.v / grid.resolution_m, grid.u / grid.resolution_m, grid.normal])
+    shift = np.array([grid._c, grid._c, 0.0]) - rows @ grid.centre_m
+    r, c, h = (np.float32(a) * x + np.float32(b) * y + np.float32(d) * z + np.float32(e)
+               for (a, b, d), e in zip(rows, shift))
+    r = np.rint(r, out=r).astype(np.int32)
+    c = np.rint(c, out=c).astype(np.int32)
+    inside = (r >= 0) & (r < s) & (c >= 0) & (c < s)
+    flat = np.full(s * s, -np.inf, np.float32)
+    np.maximum.at(flat, r[inside] * s + c[inside], h[inside])
+    img = flat.reshape(s, s)
+    empty = ~np.isfinite(img)
+    if empty.any():
+        grown = cv2.dilate(img, np.ones((3, 3), np.uint8), borderType=cv2.BORDER_REPLICATE)
+        img = np.where(empty & (grown > -1e30), grown, img)  # -inf: no neighbour either
+    img[~np.isfinite(img)] = np.nan
+    out_of_view = np.zeros((s, s), bool)
+    if intrinsics is not None:
+        out_of_view = _out_of_view(grid, intrinsics)
+        img[out_of_view & np.isnan(img)] = 0.0
+    return img, out_of_view
+
+
+def _out_of_view(grid: HeightMapGrid, intrinsics: CameraIntrinsics) -> np.ndarray:
+    """Cells of the plane outside the camera's image: the image's border, cast onto the plane,
+    is a polygon in the grid. Empty when part of the border misses the plane (horizon)."""
+    h, w = intrinsics.height, intrinsics.width
+    t = np.linspace(0.0, 1.0, 9)
+    border = np.concatenate([np.stack([np.zeros_like(t), t * w], 1),
+                             np.stack([t * h, np.full_like(t, w)], 1),
+                             np.stack([np.full_like(t, h), (1 - t) * w], 1),
+                             np.stack([(1 - t) * h, np.zeros_like(t)], 1)]) - 0.5
+    rays = intrinsics.pixel_to_point(border[:, 0], border[:, 1], 1.0)
+    denom = rays @ grid.normal
+    s = grid.size_px
+    if (denom >= -1e-6).any():
+        return np.zeros((s, s), bool)
+    plane_offset = -float(grid.centre_m @ grid.normal)
+    row, col, _ = grid.to_cells(rays * (-plane_offset / denom)[:, None])
+    inside = np.zeros((s, s), np.uint8)
+    poly = np.stack([col, row], 1) * 16.0  # 4 fractional bits
+    cv2.fillPoly(inside, [np.rint(poly).astype(np.int32)], 1, shift=4)
+    return ~inside.astype(bool)
+
+
+def fallback_plane(points: np.ndarray) -> Plane:
+    """No plane in the (3, N) points: a plane across the optical axis at the scene's far end."""
+    far = float(np.percentile(points[2], 95))
+    return Plane(np.array([0.0, 0.0, -1.0]), far)
+
+
+def make_height_map(depth_m: np.ndarray, intrinsics: CameraIntrinsics, spec: HeightMapSpec, *,
+                    plane: Plane | None = None, grid: HeightMapGrid | None = None,
+                    centre_px: tuple[float, float] | None = None,
+                    min_valid_fraction: float = 0.05) -> HeightMap:
+    """Depth (metres, NaN = invalid) + intrinsics -> inpainted height map.
+
+    ``plane`` given (a known table, e.g. from TF): used as it is; else fitted (RANSAC),
+    falling back to the optical axis when no plane holds enough points (``plane_fitted``
+    False). ``grid`` given: rendered there (training augmentation), else facing the camera.
+    """
+    if depth_m.ndim != 2:
+        raise InvalidDepth(f"depth must be a 2-D image, got shape {depth_m.shape}")
+    intrinsics.check_image(*depth_m.shape)
+    points = frame_points(depth_m, intrinsics, cell_m=spec.resolution_m)
+    fitted = True
+    if plane is None:
+        plane = fit_plane(points.T)
+        if plane is None:
+            plane, fitted = fallback_plane(points), False
+    if grid is None:
+        grid = HeightMapGrid.facing(plane, intrinsics, spec, centre_px=centre_px)
+    img, _ = render(points, grid, intrinsics=intrinsics)
+    valid_fraction = float(np.isfinite(img).mean())
+    if valid_fraction < min_valid_fraction:
+        raise InvalidDepth(f"only {valid_fraction:.1%} of the height map holds valid depth "
+                           f"(minimum {min_valid_fraction:.1%})")
+    filled, holes = inpaint_depth(img)
+    return HeightMap(height_m=filled, hole_mask=holes, grid=grid, plane=plane,
+                     plane_fitted=fitted)

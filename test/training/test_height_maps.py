@@ -1,0 +1,119 @@
+"""Height-map training data from a generated scene (real PyBullet), binned losses, and a
+height-map model trained by the recipe runner and run by the detector."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from grasp_seg_ros.core.grasp import DecodeParams, OutputScaling, angle_difference
+from grasp_seg_ros.core.heightmap import make_height_map
+from grasp_seg_ros.core.jacquard import find_samples, read_mask
+from grasp_seg_ros.inference.detector import DetectorConfig, GraspDetector
+from grasp_seg_ros.nets.weights import read_metadata
+from grasp_seg_ros.sim.camera import camera_model
+from grasp_seg_ros.sim.dataset import GenerateJob, generate_scene
+from grasp_seg_ros.sim.scene import SceneConfig
+from grasp_seg_ros.sim.trials import GradeConfig
+from grasp_seg_ros.training.height_maps import (GridAugmentation, HeightMapConfig,
+                                                HeightMapDataset, draw_bin_targets,
+                                                graded_samples, labels_in_grid)
+from grasp_seg_ros.training.losses import binned_map_losses, map_losses
+from grasp_seg_ros.training.run import load_recipe, train
+
+ROOT = Path(__file__).resolve().parents[2]
+GRADE = GradeConfig(centres_per_object=1, angles=6, perturbations=0)
+
+
+@pytest.fixture(scope="module")
+def scenes(tmp_path_factory):
+    """Two scenes: a top-down camera and a tilted close one (both real renders and trials)."""
+    root = tmp_path_factory.mktemp("graded")
+    for seed, cam in ((11, camera_model("d435")),
+                      (12, camera_model("d405", height_m=0.4, tilt_deg=30))):
+        generate_scene(GenerateJob(root, seed=seed, scene=SceneConfig(num_objects=(2, 3)),
+                                   grade=GRADE, camera=cam))
+    return root
+
+
+def test_graded_candidates_land_on_their_objects_in_the_height_map(scenes):
+    samples = graded_samples(scenes)
+    assert len(samples) == 2
+    for sample, jac in zip(samples, find_samples(scenes)):
+        frame = sample.load()
+        mask = read_mask(jac.path("mask"))
+        hm = make_height_map(frame.exact_m, frame.intrinsics, HeightMapConfig().spec)
+        labels = labels_in_grid(frame, hm.grid)
+        assert len(labels) == len(frame.graded) > 0
+        for lab, g in zip(labels, frame.graded):
+            r, c = int(round(lab.rectangle.row)), int(round(lab.rectangle.col))
+            # on an object: above the table in the map, as the candidate's pixel is in the image
+            assert hm.height_m[max(r - 2, 0):r + 3, max(c - 2, 0):c + 3].max() > 0.005
+            ri, ci = int(round(g.rectangle.row)), int(round(g.rectangle.col))
+            assert mask[max(ri - 2, 0):ri + 3, max(ci - 2, 0):ci + 3].any()
+            assert lab.rectangle.opening_px * hm.grid.resolution_m == pytest.approx(g.width_m)
+        if abs(hm.plane.tilt_deg()) < 1.0:   # top-down: the map's angles are the image's
+            for lab, g in zip(labels, frame.graded):
+                assert np.degrees(angle_difference(lab.rectangle.angle_rad,
+                                                   g.rectangle.angle_rad)) < 2.0
+
+
+def test_augmented_maps_keep_labels_on_their_objects(scenes):
+    ds = HeightMapDataset(graded_samples(scenes), augmentation=GridAugmentation(), seed=3)
+    bins = ds.config.angle_bins
+    for epoch in range(3):
+        ds.epoch = epoch
+        for i in range(len(ds)):
+            x, y, good = ds.example(i)
+            assert x.shape == (1, 224, 224) and y.shape == (2 * bins + 2, 224, 224)
+            quality = y[:bins].max(0)
+            if (quality > 0.5).any():   # graspable cells are on something above the table
+                assert np.median(x[0][quality > 0.5]) > 0.01
+            assert (y[bins:2 * bins] > 0).mean() > 0.9   # background counts
+
+
+def test_bin_targets_weigh_two_nearest_bins_and_leave_untried_bins_out():
+    from grasp_seg_ros.core.rectangles import GraspRectangle
+    from grasp_seg_ros.training.height_maps import GridLabel
+    scaling = OutputScaling(50.0, 12)
+    labels = [GridLabel(GraspRectangle(50, 50, np.radians(20.0), 30, 10), 1.0),
+              GridLabel(GraspRectangle(50, 50, np.radians(-70.0), 30, 10), 0.0)]
+    t = draw_bin_targets(labels, 100, 12, scaling)
+    q, w = t[:12, 50, 50], t[12:24, 50, 50]
+    assert q[7] == 1.0 and q[8] == 1.0 and w[7] == pytest.approx(2 / 3) \
+        and w[8] == pytest.approx(1 / 3)                  # 20 deg between 15 and 30
+    assert w[1] == pytest.approx(2 / 3) and q[1] == 0.0   # -70 deg: bad, between -75 and -60
+    assert w[4] == 0.0                                     # -30 deg: not tried, not counted
+    assert (t[12:24, 5, 5] == 1.0).all() and (t[:12, 5, 5] == 0).all()   # background: bad
+    assert t[25, 50, 50] == 1.0 and t[24, 50, 50] == pytest.approx(30 / 50)  # width, good
+    assert t[25, 5, 5] == 0.0
+    pred = torch.from_numpy(np.concatenate([t[:12], t[24:25]]))[None]
+    target = torch.from_numpy(t)[None]
+    assert all(float(v) == 0 for v in binned_map_losses(pred, target).values())
+    pred_untried = pred.clone()
+    pred_untried[0, 4] = 5.0 * (torch.from_numpy(t[16]) == 0)   # only where unweighted
+    assert float(map_losses(pred_untried, target)["loss_quality_bins"]) == 0.0
+    pred_wrong = pred.clone()
+    pred_wrong[0, 1, 50, 50] = 1.0                              # a tried-and-bad bin
+    assert float(map_losses(pred_wrong, target)["loss_quality_bins"]) > 0.0
+
+
+def test_height_map_recipe_trains_and_the_detector_runs_its_model(scenes, tmp_path):
+    recipe = load_recipe(ROOT / "config" / "train" / "ggcnn2_heightmap.yaml",
+                         [f"data.train={scenes}", "data.val_fraction=0.5", "train.epochs=1",
+                          "train.batch_size=1", "train.num_workers=0", "eval.plot_images=1"])
+    metrics = train(recipe, tmp_path / "run")
+    assert np.isfinite(metrics["val_loss"])
+    weights = tmp_path / "run" / "model.safetensors"
+    meta = read_metadata(weights)
+    assert meta.input_kind == "height_map" and meta.input_size_px == 224
+    assert meta.scaling.angle_bins == 12 and meta.arch_kwargs == {"angle_bins": 12}
+    assert meta.normalisation.kind == "height"
+    # one epoch on one scene: rank every peak, whatever its quality
+    det = GraspDetector(weights, device="cpu", config=DetectorConfig(
+        decode=DecodeParams(quality_threshold=-np.inf)))
+    frame = graded_samples(scenes)[1].load()
+    result = det.detect(frame.depth_m, frame.intrinsics)
+    assert result.preprocessed.height_m.shape == (224, 224)
+    assert result.best.is_finite() and result.best.width_m >= 0
