@@ -243,6 +243,13 @@ class HeightMap:
     plane: Plane
     plane_fitted: bool        #: False: no plane was found, the optical axis was used
 
+    def describe_plane(self) -> str:
+        """One line for diagnostics: the plane that was used."""
+        if not self.plane_fitted:
+            return "none found: heights along the optical axis"
+        return (f"fitted, normal {self.plane.tilt_deg():.0f} deg from the optical axis, "
+                f"{self.plane.offset:.3f} m from the camera")
+
     @property
     def depth_m(self) -> np.ndarray:
         """The map as a depth image seen from straight above at the camera's height (what

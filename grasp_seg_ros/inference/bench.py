@@ -9,7 +9,9 @@ machine speed affects them alike), on the same simulated 640x480 16UC1 frames:
   preprocess, inference, postprocess, publish (building and serialising the messages the node
   publishes; DDS transport is not included), and total;
 - ``eager``: the same pipeline running the network as trained (no rewrite);
-- ``reference``: the GG-CNN reference node's steps written plainly (inference/reference.py).
+- ``reference``: the GG-CNN reference node's steps written plainly (inference/reference.py),
+  on the same weights; a height-map model has no depth-crop equivalent, so beside it the
+  reference runs the shipped depth-crop GG-CNN2 (``REFERENCE_MODEL``).
 Median and p95 in ms, the speed-up of the pipeline over the reference, and the process's
 resident memory. ``--busy-core`` keeps one core busy in another process, as a robot computer
 running other nodes would, because the best thread count differs with and without such load.
@@ -41,6 +43,8 @@ from grasp_seg_ros.sim.scene import make_scene
 
 LOG = logging.getLogger(__name__)
 STAGES = ("convert", "preprocess", "inference", "postprocess", "publish", "total")
+#: the depth-crop weights the reference steps run beside a height-map model
+REFERENCE_MODEL = "ggcnn2"
 
 
 def _spin(stop: multiprocessing.Event) -> None:
@@ -111,8 +115,13 @@ class ReferenceRunner:
     """The GG-CNN reference steps on the same weights."""
 
     def __init__(self, det: GraspDetector, camera: CameraConfig) -> None:
+        from grasp_seg_ros.core.resources import resolve_model
         from grasp_seg_ros.nets.weights import load_weights
         model, meta = load_weights(det.model_path)
+        if meta.height_map is not None or meta.scaling.angle_bins:
+            model, meta = load_weights(resolve_model(REFERENCE_MODEL))
+            LOG.info("reference: %s is a height-map model; the reference steps run the "
+                     "depth-crop %s", det.model_path.name, REFERENCE_MODEL)
         self.ref = ReferencePipeline(model, width_scale_px=meta.scaling.width_scale_px)
         self.camera, self.intr = camera, camera.intrinsics()
 

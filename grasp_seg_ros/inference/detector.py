@@ -114,7 +114,13 @@ class GraspDetector:
     @property
     def metadata_summary(self) -> str:
         m: ModelMetadata = self.metadata
-        return f"{m.architecture} from {self.model_path.name} on {self.device}"
+        if m.height_map is not None:
+            hm = m.height_map
+            kind = (f"height map {hm.size_px} px x {hm.resolution_m * 1e3:g} mm"
+                    + (f", {m.scaling.angle_bins} angle bins" if m.scaling.angle_bins else ""))
+        else:
+            kind = f"depth crop {m.input_size_px} px"
+        return f"{m.architecture} ({kind}) from {self.model_path.name} on {self.device}"
 
     def reset_tracking(self) -> None:
         self._previous_px = None

@@ -31,6 +31,7 @@ from grasp_seg_ros.core.draw import draw_grasps
 from grasp_seg_ros.core.errors import (DeviceUnavailable, GraspSegError, InvalidCameraInfo,
                                        NoGraspFound)
 from grasp_seg_ros.core.grasp import DecodeParams
+from grasp_seg_ros.core.heightmap import HeightMap
 from grasp_seg_ros.core.preprocess import CropSpec
 from grasp_seg_ros.core.stats import format_summary, summarise
 from grasp_seg_ros.inference.backends import DEVICES, PRECISIONS
@@ -128,6 +129,8 @@ class GraspDetectorNode(Node):
         self.last_error = ""
         self._last_error_time = 0.0
         self._last_stamp_ns: int | None = None
+        #: the last height map's plane, for diagnostics ("" with a depth-crop model)
+        self.support_plane = ""
         self._logged_at: dict[str, float] = {}
         self._processed_at: collections.deque[float] = collections.deque(maxlen=200)
         for name, spec in PARAMETERS.items():
@@ -288,6 +291,11 @@ class GraspDetectorNode(Node):
             return
         header = msg.header
         best = det.best
+        if isinstance(det.preprocessed, HeightMap):
+            self.support_plane = det.preprocessed.describe_plane()
+            if not det.preprocessed.plane_fitted:
+                log.warning("no support plane found: heights are measured along the optical "
+                            "axis", throttle_duration_sec=THROTTLE_S)
         self._pose_pub.publish(conv.grasp_to_pose_stamped(best, header))
         self._poses_pub.publish(conv.grasps_to_pose_array(det.grasps, header))
         self._vector_pub.publish(conv.grasp_to_vector(best))
@@ -355,6 +363,7 @@ class GraspDetectorNode(Node):
             "model": str(detector.model_path), "architecture": detector.metadata.architecture,
             "device": str(detector.device), "last_error": self.last_error,
             "camera_info": "yes" if self._intrinsics is not None else "no",
+            "input": detector.metadata.input_kind, "support_plane": self.support_plane,
         }
         if self._intrinsics is None:
             level, message = DiagnosticStatus.WARN, "no valid CameraInfo"

@@ -8,9 +8,12 @@ direction cast onto the plane through that centre, its opening in metres. Augmen
 the grid (turn about the plane's normal, mirror, shift) and renders again: nothing is warped.
 
 Targets, with ``angle_bins`` B > 0 (2B + 2 channels): B quality targets (a candidate's
-robustness in the two bins nearest its direction, weighted linearly), their B weights (1 where
-a candidate says something, ``background_weight`` away from every candidate, 0 for the other
-bins under a candidate: not tried is not bad), the width of good candidates and its weight.
+robustness in the two bins nearest its direction, weighted linearly), their B weights (in
+(0, 1] where a candidate says something; -``background_weight`` away from every candidate,
+whose bins are all 0: nothing to grasp there; 0 for the other bins under a candidate: not
+tried is not bad), the width of good candidates and its weight. The loss averages the
+candidates' cells and the background separately (training.losses.binned_map_losses): a
+scene is ~98% background, which would otherwise teach "nothing anywhere".
 With B = 0: GG-CNN's four maps from the good candidates (core.rectangles), so both heads
 train on the same data.
 """
@@ -143,7 +146,7 @@ def draw_bin_targets(labels: Sequence[GridLabel], size: int, bins: int,
         if lab.robustness >= good:
             width[sel] = scaling.encode_width(np.float32(lab.rectangle.opening_px))
             ww[sel] = 1.0
-    wq[:, ~covered] = background_weight
+    wq[:, ~covered] = -background_weight
     return target
 
 

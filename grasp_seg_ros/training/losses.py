@@ -23,17 +23,23 @@ def grasp_map_losses(pred: torch.Tensor, target: torch.Tensor) -> dict[str, torc
 def binned_map_losses(pred: torch.Tensor, target: torch.Tensor) -> dict[str, torch.Tensor]:
     """Weighted MSE of binned heads: pred (N, B + 1, H, W) quality bins and width; target
     (N, 2B + 2, H, W) bin targets, bin weights, width, width weight (training.height_maps).
-    The quality term is a mean over every bin and pixel; the width term over the pixels of
-    good candidates only."""
+
+    Bin weights > 0 mark what candidates say, < 0 the background (its magnitude weighs it),
+    0 nothing. The two are averaged separately, so the few candidate cells count as much as
+    the many background cells; the width term averages the pixels of good candidates."""
     bins = pred.shape[1] - 1
     if target.shape[1] != 2 * bins + 2 or target.shape[2:] != pred.shape[2:]:
         raise ValueError(f"binned prediction {tuple(pred.shape)} needs a target of "
                          f"{2 * bins + 2} channels, got {tuple(target.shape)}")
     q_t, q_w = target[:, :bins], target[:, bins:2 * bins]
     w_t, w_w = target[:, 2 * bins], target[:, 2 * bins + 1]
-    loss_q = (q_w * (pred[:, :bins] - q_t) ** 2).mean()
+    err = (pred[:, :bins] - q_t) ** 2
+    cand = q_w.clamp_min(0.0)
+    back = (-q_w).clamp_min(0.0)
+    loss_q = (cand * err).sum() / cand.sum().clamp_min(1.0)
+    loss_bg = (back * err).sum() / (back > 0).sum().clamp_min(1)
     loss_w = (w_w * (pred[:, bins] - w_t) ** 2).sum() / w_w.sum().clamp_min(1.0)
-    return {"loss_quality_bins": loss_q, "loss_width": loss_w}
+    return {"loss_quality_bins": loss_q, "loss_background": loss_bg, "loss_width": loss_w}
 
 
 def map_losses(pred: torch.Tensor, target: torch.Tensor) -> dict[str, torch.Tensor]:

@@ -70,7 +70,7 @@ def test_augmented_maps_keep_labels_on_their_objects(scenes):
             quality = y[:bins].max(0)
             if (quality > 0.5).any():   # graspable cells are on something above the table
                 assert np.median(x[0][quality > 0.5]) > 0.01
-            assert (y[bins:2 * bins] > 0).mean() > 0.9   # background counts
+            assert (y[bins:2 * bins] < 0).mean() > 0.9   # background counts
 
 
 def test_bin_targets_weigh_two_nearest_bins_and_leave_untried_bins_out():
@@ -85,7 +85,7 @@ def test_bin_targets_weigh_two_nearest_bins_and_leave_untried_bins_out():
         and w[8] == pytest.approx(1 / 3)                  # 20 deg between 15 and 30
     assert w[1] == pytest.approx(2 / 3) and q[1] == 0.0   # -70 deg: bad, between -75 and -60
     assert w[4] == 0.0                                     # -30 deg: not tried, not counted
-    assert (t[12:24, 5, 5] == 1.0).all() and (t[:12, 5, 5] == 0).all()   # background: bad
+    assert (t[12:24, 5, 5] == -1.0).all() and (t[:12, 5, 5] == 0).all()  # background: bad
     assert t[25, 50, 50] == 1.0 and t[24, 50, 50] == pytest.approx(30 / 50)  # width, good
     assert t[25, 5, 5] == 0.0
     pred = torch.from_numpy(np.concatenate([t[:12], t[24:25]]))[None]
@@ -97,6 +97,13 @@ def test_bin_targets_weigh_two_nearest_bins_and_leave_untried_bins_out():
     pred_wrong = pred.clone()
     pred_wrong[0, 1, 50, 50] = 1.0                              # a tried-and-bad bin
     assert float(map_losses(pred_wrong, target)["loss_quality_bins"]) > 0.0
+    # one wrong background cell weighs as much as one wrong candidate cell would, over its own
+    # (much larger) count: the two parts are averaged apart
+    pred_bg = pred.clone()
+    pred_bg[0, 3, 5, 5] = 1.0
+    losses = map_losses(pred_bg, target)
+    assert float(losses["loss_quality_bins"]) == 0.0
+    assert float(losses["loss_background"]) == pytest.approx(1.0 / (t[12:24] < 0).sum())
 
 
 def test_height_map_recipe_trains_and_the_detector_runs_its_model(scenes, tmp_path):
