@@ -58,3 +58,39 @@ def test_bar_is_grasped_across(detector, yaw_deg):
         pytest.xfail(f"{detector.model_path.stem}: closing axis {angle_to_bar:.0f} deg from "
                      "the bar's axis (known, see README)")
     assert angle_to_bar > 60.0, f"closing axis {angle_to_bar:.0f} deg from the bar's axis"
+
+
+@pytest.mark.parametrize("yaw_deg,height_m,tilt_deg", [(0.0, 0.45, 25.0), (40.0, 0.8, 30.0),
+                                                       (100.0, 0.35, 0.0)])
+def test_height_map_models_grasp_the_bar_across_from_other_cameras(detector, yaw_deg, height_m,
+                                                                   tilt_deg):
+    """A height-map model sees the same bar from a camera at another height and tilt."""
+    if detector.metadata.height_map is None:
+        pytest.skip("a depth-crop model: trained for the top-down camera at 0.55 m")
+    from grasp_seg_ros.sim.camera import camera_model
+    cam = camera_model("d435", height_m=height_m, tilt_deg=tilt_deg)
+    cid = pybullet.connect(pybullet.DIRECT)
+    try:
+        def box(half_extents, pos, yaw=0.0):
+            shape = pybullet.createCollisionShape(pybullet.GEOM_BOX, halfExtents=half_extents,
+                                                  physicsClientId=cid)
+            orn = pybullet.getQuaternionFromEuler([0, 0, yaw])
+            return pybullet.createMultiBody(0.0, shape, basePosition=pos, baseOrientation=orn,
+                                            physicsClientId=cid)
+        box([1.0, 1.0, 0.01], [0, 0, -0.01])
+        yaw = np.radians(yaw_deg)
+        bar = box([0.06, 0.015, 0.015], [0.0, 0.0, 0.015], yaw)
+        depth, seg = render(cam, cid)
+    finally:
+        pybullet.disconnect(cid)
+    best = detector.detect(depth, cam.intrinsics()).best
+    row, col = (int(round(v)) for v in best.image_px)
+    assert (seg == bar)[max(row - 2, 0):row + 3, max(col - 2, 0):col + 3].any(), \
+        "the best grasp is not on the bar"
+    bar_axis = cam.rotation.T @ np.array([np.cos(yaw), np.sin(yaw), 0.0])  # world -> optical
+    axes = Rotation.from_quat(best.quat_xyzw).as_matrix()
+    angle_to_bar = np.degrees(np.arccos(abs(axes[:, 0] @ bar_axis)))
+    assert angle_to_bar > 60.0, f"closing axis {angle_to_bar:.0f} deg from the bar's axis"
+    table_normal = cam.rotation.T @ np.array([0.0, 0.0, 1.0])
+    assert np.degrees(np.arccos(-axes[:, 2] @ table_normal)) < 2.0   # approach: down
+    assert 0.02 < best.width_m < 0.085

@@ -134,3 +134,42 @@ def test_params_file_applies_under_a_namespace(model, tmp_path, client):
         assert model_value.string_value == str(model)  # -p given after the file wins
     finally:
         assert stop(proc) == 0
+
+
+def test_a_height_map_model_grasps_down_the_table_normal_and_reports_its_plane(
+        tmp_path, client):
+    """The node runs a height-map model from its metadata alone: the pose comes from the map,
+    /diagnostics names the input and the fitted support plane."""
+    from helpers import highest_surface_height_map_model
+    model = highest_surface_height_map_model(tmp_path / "height_map.safetensors")
+    log = tmp_path / "grasp_detector.log"
+    proc = start_detector(model, log)
+    try:
+        depth = box_scene()
+        assert client.spin_until(lambda: client.received["pose"] and client.received["quality"],
+                                 START_TIMEOUT_S, publish=lambda: client.publish(depth)), \
+            log.read_text()
+        pose = client.received["pose"][0]
+        p = np.array([pose.pose.position.x, pose.pose.position.y, pose.pose.position.z])
+        row, col = INTR.point_to_pixel(p)
+        assert 198 <= row < 242 and 328 <= col < 362 and p[2] == pytest.approx(0.5, abs=0.01)
+        q = pose.pose.orientation
+        axes = Rotation.from_quat([q.x, q.y, q.z, q.w]).as_matrix()
+        assert axes[2, 2] == pytest.approx(1.0, abs=1e-3)      # approach: the table's normal
+        assert abs(axes[0, 0]) == pytest.approx(1.0, abs=1e-3)  # the 0 deg bin: along +x
+        quality = client.received["quality"][-1]
+        assert (quality.height, quality.width) == (224, 224)
+
+        def plane_reported():
+            for msg in client.received["diagnostics"]:
+                for status in msg.status:
+                    values = {kv.key: kv.value for kv in status.values}
+                    if values.get("support_plane", "").startswith("fitted"):
+                        return values
+            return None
+        assert client.spin_until(lambda: plane_reported() is not None, 10.0,
+                                 publish=lambda: client.publish(depth))
+        assert plane_reported()["input"] == "height_map"
+    finally:
+        assert stop(proc) == 0
+    assert "Traceback" not in log.read_text()
