@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 
 from grasp_seg_ros.core.errors import InvalidDepth
+from grasp_seg_ros.core.rectangles import GraspRectangle
 
 #: side of the square network input/output maps (GG-CNN and the PSPNet heads)
 NETWORK_SIZE_PX = 300
@@ -74,6 +75,19 @@ class Crop:
         s = self.scale
         return ((np.asarray(row) - self.top + 0.5) / s - 0.5,
                 (np.asarray(col) - self.left + 0.5) / s - 0.5)
+
+    def rectangle_from_image(self, rect: GraspRectangle) -> GraspRectangle:
+        """A full-image grasp rectangle -> the same rectangle in network-map pixels (the crop
+        is a translation and a uniform scale: the angle is unchanged)."""
+        row, col = self.from_image(rect.row, rect.col)
+        return GraspRectangle(float(row), float(col), rect.angle_rad,
+                              rect.opening_px / self.scale, rect.jaw_px / self.scale)
+
+    def rectangle_to_image(self, rect: GraspRectangle) -> GraspRectangle:
+        """Inverse of rectangle_from_image."""
+        row, col = self.to_image(rect.row, rect.col)
+        return GraspRectangle(float(row), float(col), rect.angle_rad,
+                              rect.opening_px * self.scale, rect.jaw_px * self.scale)
 
 
 @dataclass(frozen=True)

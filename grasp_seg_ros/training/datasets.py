@@ -25,7 +25,8 @@ import numpy as np
 from grasp_seg_ros.core.cornell import CornellSample, find_cornell_samples
 from grasp_seg_ros.core.grasp import OutputScaling
 from grasp_seg_ros.core.jacquard import find_samples, read_depth, read_grasps
-from grasp_seg_ros.core.preprocess import CropSpec, InputNormalisation, preprocess
+from grasp_seg_ros.core.preprocess import (NETWORK_SIZE_PX, CropSpec, InputNormalisation,
+                                           preprocess)
 from grasp_seg_ros.core.rectangles import GraspRectangle, draw_training_maps
 
 LOG = logging.getLogger(__name__)
@@ -176,7 +177,7 @@ class SampleConfig:
     """How a sample becomes tensors: the node's crop and normalisation, the width scaling."""
 
     crop_size_px: int = 300           # square cut from the image (then resized to output)
-    output_size_px: int = 300
+    output_size_px: int = NETWORK_SIZE_PX
     centre_on_grasps: bool = False    # centre the crop on the labels (Cornell practice)
     normalisation: InputNormalisation = InputNormalisation()
     scaling: OutputScaling = OutputScaling()
@@ -233,11 +234,7 @@ class GraspDataset:
         spec = self._crop_spec(depth.shape, centre, crop_size)
         pre = preprocess(depth, spec, cfg.normalisation, min_valid_fraction=0.0)
         crop = pre.crop
-        net_rects = []
-        for r in rects:
-            row, col = crop.from_image(r.row, r.col)
-            net_rects.append(GraspRectangle(float(row), float(col), r.angle_rad,
-                                            r.opening_px / crop.scale, r.jaw_px / crop.scale))
+        net_rects = [crop.rectangle_from_image(r) for r in rects]
         size = crop.output_size_px
         target = draw_training_maps(net_rects, (size, size), cfg.scaling)
         return pre.net_input[None].astype(np.float32), target, net_rects

@@ -23,7 +23,6 @@ from tqdm import tqdm
 
 from grasp_seg_ros.core.errors import NoGraspFound
 from grasp_seg_ros.core.metrics import grasp_rectangle, is_correct
-from grasp_seg_ros.core.rectangles import GraspRectangle
 from grasp_seg_ros.inference.detector import DetectorConfig, GraspDetector
 from grasp_seg_ros.sim.camera import CameraConfig, DepthNoise
 from grasp_seg_ros.sim.labels import mask_rectangles
@@ -38,6 +37,10 @@ def evaluate(detector: GraspDetector, seeds: list[int], *, top_k: int = 1,
              noise: DepthNoise | None = DepthNoise(),
              camera: CameraConfig = CameraConfig()) -> dict:
     """Share of scenes whose best grasp (or any of the top-k) matches a label rectangle."""
+    if detector.metadata.height_map is not None:
+        raise ValueError(f"{detector.model_path.name} takes height maps: the mask labels here "
+                         "are for depth-crop models; evaluate it on a graded dataset "
+                         "(--dataset DIR) or with grasp-seg probe / sim-eval")
     detector.config = replace(detector.config,
                               decode=replace(detector.config.decode, top_k=top_k))
     correct, no_grasp = 0, 0
@@ -53,12 +56,8 @@ def evaluate(detector: GraspDetector, seeds: list[int], *, top_k: int = 1,
             no_grasp += 1
             continue
         crop = det.preprocessed.crop
-        truth = []
-        for body in bodies:
-            for r in mask_rectangles(seg == body):
-                row, col = crop.from_image(r.row, r.col)
-                truth.append(GraspRectangle(float(row), float(col), r.angle_rad,
-                                            r.opening_px / crop.scale, r.jaw_px / crop.scale))
+        truth = [crop.rectangle_from_image(r) for body in bodies
+                 for r in mask_rectangles(seg == body)]
         if any(is_correct(grasp_rectangle(g.grasp_2d), truth) for g in det.grasps[:top_k]):
             correct += 1
     n = len(seeds)
@@ -77,11 +76,19 @@ def evaluate_dataset(model: str | Path, dataset: Path, *, kind: str = "synthetic
     from grasp_seg_ros.training.metric import rectangle_metric
     path = resolve_model(str(model))
     net, meta = load_weights(path, device=device)
-    kwargs = {"depth": depth} if kind != "cornell" else {}
-    samples = load_samples(kind, dataset, **kwargs)
-    data = GraspDataset(samples, SampleConfig(crop_size_px=crop_size_px,
-                                              normalisation=meta.normalisation,
-                                              scaling=meta.scaling))
+    if meta.height_map is not None:  # graded labels, the node's height map
+        from grasp_seg_ros.training.height_maps import (HeightMapConfig, HeightMapDataset,
+                                                        graded_samples)
+        data = HeightMapDataset(graded_samples(dataset, depth=depth), HeightMapConfig(
+            spec=meta.height_map, angle_bins=meta.scaling.angle_bins, scaling=meta.scaling,
+            normalisation=meta.normalisation))
+        kind = "graded"
+    else:
+        kwargs = {"depth": depth} if kind != "cornell" else {}
+        samples = load_samples(kind, dataset, **kwargs)
+        data = GraspDataset(samples, SampleConfig(crop_size_px=crop_size_px,
+                                                  normalisation=meta.normalisation,
+                                                  scaling=meta.scaling))
     result = rectangle_metric(net, data, top_k=top_k, device=device)
     return {"model": path.name, "dataset": str(dataset), "kind": kind, "depth": depth,
             **result}

@@ -12,7 +12,7 @@ import numpy as np
 
 from grasp_seg_ros.core.grasp import OutputScaling
 from grasp_seg_ros.core.preprocess import CropSpec, InputNormalisation, preprocess
-from grasp_seg_ros.core.rectangles import GraspRectangle, draw_training_maps
+from grasp_seg_ros.core.rectangles import draw_training_maps
 from grasp_seg_ros.sim.camera import CameraConfig, DepthNoise
 from grasp_seg_ros.sim.labels import mask_rectangles
 from grasp_seg_ros.sim.scene import make_scene
@@ -41,11 +41,7 @@ def make_sample(seed: int, spec: SampleSpec = SampleSpec(),
     crop = pre.crop
     rects = []
     for body in body_ids:
-        for r in mask_rectangles(seg == body):
-            row, col = crop.from_image(r.row, r.col)
-            rects.append(GraspRectangle(row=float(row), col=float(col), angle_rad=r.angle_rad,
-                                        opening_px=r.opening_px / crop.scale,
-                                        jaw_px=r.jaw_px / crop.scale))
+        rects.extend(crop.rectangle_from_image(r) for r in mask_rectangles(seg == body))
     size = crop.output_size_px
     target = draw_training_maps(rects, (size, size), spec.scaling)
     return pre.net_input[None], target

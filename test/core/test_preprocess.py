@@ -66,3 +66,19 @@ def test_preprocess_normalises_and_rejects_empty_frames():
     assert abs(float(pre.net_input.mean())) < 1e-5
     with pytest.raises(InvalidDepth, match="valid depth"):
         preprocess(np.full((480, 640), np.nan, np.float32), CropSpec(300), InputNormalisation())
+
+
+@pytest.mark.parametrize("spec,shape", [(CropSpec(300, 0, 0), (480, 640)),
+                                        (CropSpec(420, -20, 35), (480, 640)),
+                                        (CropSpec(150, 10, -40), (480, 640))])
+def test_crop_maps_rectangles_to_the_network_and_back(spec, shape):
+    from grasp_seg_ros.core.rectangles import GraspRectangle
+    crop = spec.locate(*shape)
+    rect = GraspRectangle(233.0, 301.5, 0.4, 60.0, 20.0)
+    net = crop.rectangle_from_image(rect)
+    # the rectangle's corners map like its centre: a crop is a translation and a scale
+    corners = np.stack(crop.from_image(*rect.corners().T), axis=1)
+    np.testing.assert_allclose(net.corners(), corners, atol=1e-9)
+    back = crop.rectangle_to_image(net)
+    np.testing.assert_allclose([back.row, back.col, back.angle_rad, back.opening_px,
+                                back.jaw_px], [233.0, 301.5, 0.4, 60.0, 20.0], atol=1e-9)
