@@ -96,26 +96,32 @@ class InputNormalisation:
 
     ``mean_subtract``: depth minus its mean, then clipped to +-clip_m (GG-CNN's convention).
     ``height``: a height map (metres above the support plane, core.heightmap) clipped to
-    +-clip_m, nothing subtracted: the table is 0 in every frame.
+    +-clip_m, times ``scale``, nothing subtracted: the table is 0 in every frame.
     """
 
     kind: str = "mean_subtract"
     clip_m: float = 1.0
+    scale: float = 1.0   #: multiplies the result (a height map in decimetres: 10)
 
     def apply(self, depth_m: np.ndarray) -> np.ndarray:
         if self.kind == "height":
-            return np.clip(depth_m, -self.clip_m, self.clip_m).astype(np.float32, copy=False)
+            out = np.clip(depth_m, -self.clip_m, self.clip_m) * np.float32(self.scale)
+            return out.astype(np.float32, copy=False)
         if self.kind != "mean_subtract":
             raise ValueError(f"unknown input normalisation '{self.kind}'")
         centred = depth_m - np.float32(depth_m.mean())
         return np.clip(centred, -self.clip_m, self.clip_m).astype(np.float32, copy=False)
 
     def to_dict(self) -> dict:
-        return {"kind": self.kind, "clip_m": self.clip_m}
+        d = {"kind": self.kind, "clip_m": self.clip_m}
+        if self.scale != 1.0:
+            d["scale"] = self.scale
+        return d
 
     @classmethod
     def from_dict(cls, d: dict) -> "InputNormalisation":
-        return cls(kind=str(d["kind"]), clip_m=float(d["clip_m"]))
+        return cls(kind=str(d["kind"]), clip_m=float(d["clip_m"]),
+                   scale=float(d.get("scale", 1.0)))
 
 
 @dataclass(frozen=True)
