@@ -257,6 +257,16 @@ class HeightMap:
         camera_height = float(-(self.grid.centre_m @ self.grid.normal))
         return (camera_height - self.height_m).astype(np.float32)
 
+    def cell_points(self, intrinsics: CameraIntrinsics | None = None) -> np.ndarray:
+        """(S, S, 3) optical-frame surface point of every cell (inpainted heights)."""
+        size = self.height_m.shape[0]
+        rows, cols = np.mgrid[0:size, 0:size]
+        return self.grid.to_points(rows, cols, self.height_m)
+
+    def cell_pixels(self, intrinsics: CameraIntrinsics) -> np.ndarray:
+        """(S, S, 2) image pixel (row, col) where every cell's surface point is seen."""
+        return intrinsics.point_to_pixel(self.cell_points())
+
 
 def frame_points(depth_m: np.ndarray, intrinsics: CameraIntrinsics, *,
                  cell_m: float) -> np.ndarray:

@@ -7,7 +7,7 @@ Position = grasp centre on the surface. Width in metres.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -38,6 +38,14 @@ class GraspPose:
     @property
     def closing_axis(self) -> np.ndarray:
         return Rotation.from_quat(self.quat_xyzw).as_matrix()[:, 0]
+
+    @property
+    def approach_axis(self) -> np.ndarray:
+        return Rotation.from_quat(self.quat_xyzw).as_matrix()[:, 2]
+
+    def backed_off(self, distance_m: float) -> "GraspPose":
+        """The same grasp ``distance_m`` back along its approach: the pre-grasp pose."""
+        return replace(self, position_m=self.position_m - distance_m * self.approach_axis)
 
     def is_finite(self) -> bool:
         """False when any published value would be NaN or infinite."""

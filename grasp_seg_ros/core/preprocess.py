@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from grasp_seg_ros.core.camera import CameraIntrinsics
 from grasp_seg_ros.core.errors import InvalidDepth
 from grasp_seg_ros.core.rectangles import GraspRectangle
 
@@ -132,6 +133,17 @@ class Preprocessed:
     net_input: np.ndarray     #: (S, S) float32, normalised
     hole_mask: np.ndarray     #: (S, S) bool, True where depth was inpainted
     crop: Crop
+
+    def cell_pixels(self, intrinsics: CameraIntrinsics | None = None) -> np.ndarray:
+        """(S, S, 2) full-image pixel (row, col) of every network cell."""
+        size = self.depth_m.shape[0]
+        rows, cols = np.mgrid[0:size, 0:size]
+        return np.stack(self.crop.to_image(rows, cols), axis=-1)
+
+    def cell_points(self, intrinsics: CameraIntrinsics) -> np.ndarray:
+        """(S, S, 3) optical-frame surface point of every network cell (inpainted depth)."""
+        px = self.cell_pixels()
+        return intrinsics.pixel_to_point(px[..., 0], px[..., 1], self.depth_m)
 
 
 def inpaint_depth(depth_m: np.ndarray, *, radius_px: int = 1) -> tuple[np.ndarray, np.ndarray]:

@@ -77,9 +77,6 @@ class HighestObjectBaseline:
                            width_px=extent + 2 * self.margin_px, quality=1.0)
         raise NoGraspFound("no region narrow enough to grasp near the top of the scene")
 
-    def reset_tracking(self) -> None:
-        """Stateless; present for interface parity with GraspDetector."""
-
     def detect(self, depth_m: np.ndarray, intrinsics: CameraIntrinsics) -> Detection:
         intrinsics.check_image(*depth_m.shape)
         t0 = time.perf_counter()

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -22,6 +23,7 @@ from grasp_seg_ros.core.heightmap import HeightMap, make_height_map
 from grasp_seg_ros.core.pose import GraspPose, grasp_to_pose
 from grasp_seg_ros.core.preprocess import CropSpec, Preprocessed, preprocess
 from grasp_seg_ros.core.resources import resolve_model
+from grasp_seg_ros.core.selection import GraspSelection
 from grasp_seg_ros.inference.backends import TorchBackend, resolve_device
 from grasp_seg_ros.nets.weights import ModelMetadata, load_weights
 
@@ -35,7 +37,6 @@ class DetectorConfig:
     crop: CropSpec = field(default_factory=CropSpec)
     decode: DecodeParams = field(default_factory=DecodeParams)
     min_valid_fraction: float = 0.05
-    tracking: bool = False
 
 
 @dataclass(frozen=True)
@@ -54,16 +55,29 @@ class Detection:
         return self.grasps[0]
 
 
+#: with a per-grasp test (clearance), this many times top_k candidates are decoded and
+#: tested, best first, until top_k pass
+CANDIDATE_FACTOR = 4
+
+
 def decode(raw: np.ndarray, pre: Preprocessed | HeightMap, intrinsics: CameraIntrinsics,
            scaling: OutputScaling, params: DecodeParams,
-           previous_px: tuple[float, float] | None = None) -> tuple[GraspMaps, list[GraspPose]]:
+           previous_px: tuple[float, float] | None = None, *,
+           allowed: np.ndarray | None = None,
+           accept: Callable[[GraspPose], bool] | None = None,
+           ) -> tuple[GraspMaps, list[GraspPose]]:
     """Raw network maps (either head kind) -> filtered maps and grasp poses, best first.
 
-    Poses with any non-finite value are dropped (a corrupt model answering NaN must never
-    reach /grasp_pose); raises NoGraspFound when nothing is left.
+    ``allowed`` ((S, S) bool) zeroes the quality outside it before peaks are picked (the
+    published quality map shows it); ``accept`` drops single grasps, tested best first until
+    ``params.top_k`` pass. Poses with any non-finite value are dropped (a corrupt model
+    answering NaN must never reach /grasp_pose); raises NoGraspFound when nothing is left.
     """
     maps = maps_from_raw(raw, scaling, params)
-    grasps_2d = [g for g in detect_grasps(maps, params, previous_px)
+    if allowed is not None:
+        maps = replace(maps, quality=np.where(allowed, maps.quality, np.float32(0.0)))
+    pool = params if accept is None else replace(params, top_k=params.top_k * CANDIDATE_FACTOR)
+    grasps_2d = [g for g in detect_grasps(maps, pool, previous_px)
                  if np.isfinite([g.angle_rad, g.width_px, g.quality]).all()]
     if isinstance(pre, HeightMap):
         def to_pose(g: Grasp2D) -> GraspPose:
@@ -74,6 +88,16 @@ def decode(raw: np.ndarray, pre: Preprocessed | HeightMap, intrinsics: CameraInt
     poses = [p for p in map(to_pose, grasps_2d) if p.is_finite()]
     if not poses:
         raise NoGraspFound("every candidate grasp had non-finite values")
+    if accept is not None:
+        passed = []
+        for pose in poses:
+            if accept(pose):
+                passed.append(pose)
+                if len(passed) >= params.top_k:
+                    break
+        if not passed:
+            raise NoGraspFound(f"all {len(poses)} candidate grasps failed the clearance test")
+        poses = passed
     return maps, poses
 
 
@@ -85,7 +109,7 @@ class GraspDetector:
             to an .onnx file made by grasp-seg export (run with ONNX Runtime on the CPU).
         device: 'auto' (CUDA when present), 'cpu' or 'cuda'.
         num_threads: torch intra-op threads (process-wide); 0 keeps torch's default.
-        config: crop, decoding and tracking settings.
+        config: crop and decoding settings.
         optimise: run the exact fast rewrite of the network (nets.fast); False = as trained.
         precision: 'fp32' or 'fp16' (PyTorch backend).
     """
@@ -107,7 +131,6 @@ class GraspDetector:
             self.backend = TorchBackend(net, self.device, optimise=optimise,
                                         precision=precision)
         self.config = config or DetectorConfig()
-        self._previous_px: tuple[float, float] | None = None
         LOG.info("loaded %s (%s) on %s", self.model_path, self.metadata.architecture,
                  self.device)
 
@@ -122,16 +145,18 @@ class GraspDetector:
             kind = f"depth crop {m.input_size_px} px"
         return f"{m.architecture} ({kind}) from {self.model_path.name} on {self.device}"
 
-    def reset_tracking(self) -> None:
-        self._previous_px = None
-
-    def detect(self, depth_m: np.ndarray, intrinsics: CameraIntrinsics) -> Detection:
+    def detect(self, depth_m: np.ndarray, intrinsics: CameraIntrinsics, *,
+               selection: GraspSelection | None = None,
+               previous_px: tuple[float, float] | None = None) -> Detection:
         """Detect grasps in a full depth image (metres, NaN = invalid).
 
         The model's metadata selects the input: a centre crop of ``config.crop`` or a
         plane-aligned height map around the image centre (plus the crop's offset).
+        ``selection`` keeps grasps inside a workspace box, on a mask and clear of obstacles;
+        ``previous_px`` (closed-loop tracking: the last grasp's network-map pixel) moves the
+        peak nearest it to the front.
         Raises InvalidDepth / InvalidCameraInfo for unusable input, NoGraspFound when the
-        quality map holds nothing above the threshold.
+        quality map holds nothing above the threshold (where the selection allows).
         """
         cfg = self.config
         intrinsics.check_image(*depth_m.shape)
@@ -155,11 +180,23 @@ class GraspDetector:
         t1 = time.perf_counter()
         raw = self.backend(net_input)
         t2 = time.perf_counter()
-        maps, poses = decode(raw, pre, intrinsics, self.metadata.scaling, cfg.decode,
-                             self._previous_px if cfg.tracking else None)
+        allowed, accept = None, None
+        if selection is not None:
+            if selection.restricts_cells:
+                allowed = selection.allowed_cells(pre.cell_points(intrinsics),
+                                                  pre.cell_pixels(intrinsics))
+                if not allowed.any():
+                    raise NoGraspFound(f"no part of the view is {selection.describe()}")
+            accept = selection.acceptor(depth_m, intrinsics)
+        try:
+            maps, poses = decode(raw, pre, intrinsics, self.metadata.scaling, cfg.decode,
+                                 previous_px, allowed=allowed, accept=accept)
+        except NoGraspFound as exc:
+            if allowed is None:
+                raise
+            raise NoGraspFound(f"{exc}, {selection.describe()} ({100 * allowed.mean():.0f}% "
+                               "of the view)") from None
         t3 = time.perf_counter()
-        best = poses[0].grasp_2d
-        self._previous_px = (float(best.row), float(best.col))
         timings = {"preprocess": (t1 - t0) * 1e3, "inference": (t2 - t1) * 1e3,
                    "postprocess": (t3 - t2) * 1e3}
         return Detection(grasps=poses, maps=maps, preprocessed=pre, timings_ms=timings)

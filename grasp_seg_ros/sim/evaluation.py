@@ -69,7 +69,7 @@ def run_sim_eval(predictor, *, split: str = "test", scenario: str = "isolated",
                  sources: tuple[str, ...] = ("random_urdfs",), object_dir: Path | None = None,
                  camera: CameraConfig | str = "top", noise: DepthNoise | None = None,
                  gripper: str = DEFAULT_GRIPPER, progress: bool = True) -> list[Attempt]:
-    """Run ``trials`` attempts; ``predictor`` has GraspDetector's detect/reset_tracking.
+    """Run ``trials`` attempts; ``predictor`` has GraspDetector's detect.
 
     ``camera``: a name of EVAL_CAMERAS or a CameraConfig; ``noise`` defaults to the camera
     kind's model; ``gripper``: a name of sim.gripper.GRIPPERS.
@@ -94,7 +94,6 @@ def run_sim_eval(predictor, *, split: str = "test", scenario: str = "isolated",
             hand = Gripper(scene.client, profile.gripper)
             rng = np.random.default_rng([scene_seed, 4])
             budget = int(np.ceil(1.5 * len(scene.objects))) if clutter else 1
-            predictor.reset_tracking()
             for k in range(budget):
                 remaining = scene.objects_on_table()
                 if not remaining or len(attempts) >= trials:

@@ -170,8 +170,6 @@ def _view(predictor, client: int, camera: CameraConfig, cam_spec: ProbeCamera,
     depth_m = CAMERA_NOISE[camera.name].apply(depth_m, rng)
     base = dict(obj=obj.name, camera=cam_spec.label, camera_kind=camera.name,
                 yaw_deg=float(np.degrees(yaw)))
-    if hasattr(predictor, "reset_tracking"):
-        predictor.reset_tracking()
     try:
         best = predictor.detect(depth_m, camera.intrinsics()).best
     except (NoGraspFound, GraspSegError) as exc:

@@ -49,7 +49,6 @@ def evaluate(detector: GraspDetector, seeds: list[int], *, top_k: int = 1,
         with make_scene(seed, camera=camera) as scene:
             depth_m, seg = scene.render(noise, rng)
             bodies = [o.body_id for o in scene.objects]
-        detector.reset_tracking()
         try:
             det = detector.detect(depth_m, camera.intrinsics())
         except NoGraspFound:
