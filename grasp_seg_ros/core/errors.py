@@ -23,3 +23,11 @@ class ModelFileError(GraspSegError):
 
 class DeviceUnavailable(GraspSegError):
     """The requested compute device (e.g. cuda) is not present on this machine."""
+
+
+class InvalidImage(GraspSegError):
+    """An image message that cannot be decoded or used (encoding, size, a missing mask)."""
+
+
+class TransformUnavailable(GraspSegError):
+    """No transform from the camera's frame to the target frame at a frame's stamp."""

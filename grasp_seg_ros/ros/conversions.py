@@ -17,6 +17,7 @@ from visualization_msgs.msg import Marker, MarkerArray
 
 from grasp_seg_ros.core.camera import CameraIntrinsics
 from grasp_seg_ros.core.depth import depth_from_buffer, depth_to_buffer
+from grasp_seg_ros.core.errors import InvalidImage
 from grasp_seg_ros.core.pose import GRASP_VECTOR_FIELDS, GraspPose
 
 try:  # cv_bridge has no PyPI wheel; a ROS installation provides it
@@ -26,7 +27,8 @@ except ImportError:
     _BRIDGE = None
 
 _NUMPY_ENCODINGS = {"bgr8": (np.uint8, 3), "rgb8": (np.uint8, 3), "mono8": (np.uint8, 1),
-                    "32FC1": (np.float32, 1), "16UC1": (np.uint16, 1)}
+                    "8UC1": (np.uint8, 1), "mono16": (np.uint16, 1), "16UC1": (np.uint16, 1),
+                    "32FC1": (np.float32, 1)}
 
 
 def image_to_depth_m(msg: Image, *, depth_scale: float = 0.0,
@@ -46,7 +48,10 @@ def depth_m_to_image(depth_m: np.ndarray, header: Header, encoding: str = "16UC1
 
 
 def array_to_image(array: np.ndarray, header: Header, encoding: str) -> Image:
-    """An OpenCV-style array -> sensor_msgs/Image (cv_bridge when present)."""
+    """An OpenCV-style array -> sensor_msgs/Image (cv_bridge when present); raises
+    InvalidImage when the array does not fit the encoding."""
+    if encoding not in _NUMPY_ENCODINGS:
+        raise InvalidImage(f"cannot encode '{encoding}'; known: {sorted(_NUMPY_ENCODINGS)}")
     if _BRIDGE is not None:
         msg = _BRIDGE.cv2_to_imgmsg(array, encoding=encoding)
         msg.header = header
@@ -54,22 +59,27 @@ def array_to_image(array: np.ndarray, header: Header, encoding: str) -> Image:
     dtype, channels = _NUMPY_ENCODINGS[encoding]
     arr = np.ascontiguousarray(array, dtype=np.dtype(dtype).newbyteorder("<"))
     if arr.ndim != (3 if channels > 1 else 2) or (channels > 1 and arr.shape[2] != channels):
-        raise ValueError(f"array of shape {array.shape} cannot be encoded as {encoding}")
+        raise InvalidImage(f"array of shape {array.shape} cannot be encoded as {encoding}")
     return Image(header=header, height=arr.shape[0], width=arr.shape[1], encoding=encoding,
                  is_bigendian=0, step=arr.shape[1] * arr.itemsize * channels,
                  data=arr.tobytes())
 
 
 def image_to_array(msg: Image) -> np.ndarray:
-    """sensor_msgs/Image of a plain encoding -> array (cv_bridge when present)."""
-    if _BRIDGE is not None:
-        return _BRIDGE.imgmsg_to_cv2(msg)
+    """sensor_msgs/Image of a plain encoding -> array (cv_bridge when present); raises
+    InvalidImage for an unknown encoding or a buffer that does not match the header."""
     if msg.encoding not in _NUMPY_ENCODINGS:
-        raise ValueError(f"cannot decode encoding '{msg.encoding}'; "
-                         f"known: {sorted(_NUMPY_ENCODINGS)}")
+        raise InvalidImage(f"cannot decode encoding '{msg.encoding}'; "
+                           f"known: {sorted(_NUMPY_ENCODINGS)}")
     dtype, channels = _NUMPY_ENCODINGS[msg.encoding]
     dt = np.dtype(dtype).newbyteorder(">" if msg.is_bigendian else "<")
     row_bytes = msg.width * dt.itemsize * channels
+    if msg.step < row_bytes or len(msg.data) != msg.step * msg.height:
+        raise InvalidImage(f"a {msg.width}x{msg.height} {msg.encoding} image needs step >= "
+                           f"{row_bytes} and step x height bytes; got step {msg.step}, "
+                           f"{len(msg.data)} bytes")
+    if _BRIDGE is not None:
+        return _BRIDGE.imgmsg_to_cv2(msg)
     rows = np.frombuffer(msg.data, np.uint8).reshape(msg.height, msg.step)[:, :row_bytes]
     arr = np.ascontiguousarray(rows).view(dt).astype(dt.newbyteorder("="))
     return arr.reshape(msg.height, msg.width, channels) if channels > 1 \
