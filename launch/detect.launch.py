@@ -6,10 +6,14 @@
         [params_file:=<share>/config/detect.yaml]
         [camera:=none | realsense | sim] [serial_no:=] [playback_file:=]
         [camera_params_file:=<share>/config/realsense.yaml]
+        [mode:=continuous | on_demand] [target_frame:=] [managed:=false]
 
 camera:=none (default) expects a running driver (realsense2_camera) on depth_topic;
 camera:=realsense starts this package's realsense_camera node (pyrealsense2) on a live camera,
 or on a recording with playback_file:=F.db3; camera:=sim starts the simulated camera.
+managed:=true starts grasp_detector_managed, a lifecycle node for a bring-up tool to configure
+and activate (e.g. ros2 lifecycle set /grasp_detector configure). model, device, mode and
+target_frame given here override the params file.
 """
 
 import os
@@ -17,9 +21,10 @@ import os
 from ament_index_python.packages import get_package_share_directory
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument
-from launch.conditions import IfCondition
+from launch.conditions import IfCondition, UnlessCondition
 from launch.substitutions import LaunchConfiguration, PythonExpression
-from launch_ros.actions import Node
+from launch_ros.actions import LifecycleNode, Node
+from launch_ros.parameter_descriptions import ParameterValue
 
 
 def generate_launch_description():
@@ -47,6 +52,14 @@ def generate_launch_description():
                               description="camera:=realsense: serial number (empty = any)"),
         DeclareLaunchArgument("playback_file", default_value="",
                               description="camera:=realsense: play this recording"),
+        DeclareLaunchArgument("mode", default_value="continuous",
+                              choices=["continuous", "on_demand"],
+                              description="on_demand: detect only when ~/detect is called"),
+        DeclareLaunchArgument("target_frame", default_value="",
+                              description="frame of /grasp_pose (e.g. base_link); empty = "
+                                          "the depth image's optical frame"),
+        DeclareLaunchArgument("managed", default_value="false",
+                              description="start the lifecycle variant (grasp_detector_managed)"),
         DeclareLaunchArgument("camera_params_file",
                               default_value=os.path.join(share, "config", "realsense.yaml"),
                               description="camera:=realsense: node parameters (YAML)"),
@@ -73,17 +86,33 @@ def generate_launch_description():
         output="screen",
         condition=camera_is("sim"),
     )
+    detector_parameters = [LaunchConfiguration("params_file"),
+                           {"model": LaunchConfiguration("model"),
+                            "device": LaunchConfiguration("device"),
+                            "mode": LaunchConfiguration("mode"),
+                            "target_frame": ParameterValue(LaunchConfiguration("target_frame"),
+                                                           value_type=str)}]
+    detector_remappings = [("depth/image_raw", LaunchConfiguration("depth_topic")),
+                           ("depth/camera_info", LaunchConfiguration("camera_info_topic"))]
     detector = Node(
         package="grasp_seg_ros",
         executable="grasp_detector",
         name="grasp_detector",
         namespace=LaunchConfiguration("namespace"),
         output="screen",
-        parameters=[LaunchConfiguration("params_file"),
-                    {"model": LaunchConfiguration("model"),
-                     "device": LaunchConfiguration("device")}],
-        remappings=[("depth/image_raw", LaunchConfiguration("depth_topic")),
-                    ("depth/camera_info", LaunchConfiguration("camera_info_topic"))],
+        parameters=detector_parameters,
+        remappings=detector_remappings,
+        condition=UnlessCondition(LaunchConfiguration("managed")),
+    )
+    managed_detector = LifecycleNode(
+        package="grasp_seg_ros",
+        executable="grasp_detector_managed",
+        name="grasp_detector",
+        namespace=LaunchConfiguration("namespace"),
+        output="screen",
+        parameters=detector_parameters,
+        remappings=detector_remappings,
+        condition=IfCondition(LaunchConfiguration("managed")),
     )
     rviz = Node(
         package="rviz2",
@@ -92,4 +121,4 @@ def generate_launch_description():
         arguments=["-d", os.path.join(share, "config", "detect.rviz")],
         condition=IfCondition(LaunchConfiguration("rviz")),
     )
-    return LaunchDescription([*args, realsense, sim, detector, rviz])
+    return LaunchDescription([*args, realsense, sim, detector, managed_detector, rviz])

@@ -14,7 +14,8 @@ from typing import Callable
 
 import rclpy
 from rclpy.exceptions import ParameterException
-from rclpy.executors import ExternalShutdownException
+from rclpy.executors import (ExternalShutdownException, MultiThreadedExecutor,
+                             SingleThreadedExecutor)
 from rclpy.impl.implementation_singleton import rclpy_implementation as _rclpy
 from rclpy.node import Node
 from rclpy.signals import SignalHandlerOptions
@@ -26,8 +27,13 @@ def _raise_keyboard_interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def run_node(name: str, factory: Callable[[], Node], args: list[str] | None = None) -> int:
-    """Init rclpy, build the node, spin until SIGINT/SIGTERM, then shut down cleanly."""
+def run_node(name: str, factory: Callable[[], Node], args: list[str] | None = None, *,
+             threads: int = 1) -> int:
+    """Init rclpy, build the node, spin until SIGINT/SIGTERM, then shut down cleanly.
+
+    ``threads`` > 1 spins a MultiThreadedExecutor (for a service callback that waits while
+    the node's other callbacks go on).
+    """
     try:
         rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
     except _rclpy.RCLError as exc:  # e.g. a parameters file that is missing or not YAML
@@ -36,14 +42,17 @@ def run_node(name: str, factory: Callable[[], Node], args: list[str] | None = No
         return 1
     signal.signal(signal.SIGINT, _raise_keyboard_interrupt)
     signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
-    node = None
+    node, executor = None, None
     try:
         node = factory()
+        executor = (MultiThreadedExecutor(num_threads=threads) if threads > 1
+                    else SingleThreadedExecutor())
+        executor.add_node(node)
         # short slices: Python runs signal handlers only between bytecodes, not inside a
         # wait in C, so an endless spin() would never see SIGINT/SIGTERM
         # a node that has nothing more to do (a recording played to its end) sets `finished`
         while rclpy.ok() and not getattr(node, "finished", False):
-            rclpy.spin_once(node, timeout_sec=0.1)
+            executor.spin_once(timeout_sec=0.1)
     except (GraspSegError, ParameterException, ValueError) as exc:
         if node is not None:
             raise
@@ -57,5 +66,7 @@ def run_node(name: str, factory: Callable[[], Node], args: list[str] | None = No
     finally:
         if node is not None:
             node.destroy_node()
+        if executor is not None:
+            executor.shutdown(timeout_sec=5.0)
         rclpy.try_shutdown()
     return 0

@@ -36,7 +36,7 @@ def test_install_tree(install):
     assert list((share / "models").glob("*.safetensors")), "no model installed"
     assert (install / "share" / "ament_index" / "resource_index" / "packages"
             / "grasp_seg_ros").is_file()
-    for exe in ("grasp_detector", "sim_camera", "realsense_camera"):
+    for exe in ("grasp_detector", "grasp_detector_managed", "sim_camera", "realsense_camera"):
         assert os.access(install / "lib" / "grasp_seg_ros" / exe, os.X_OK), exe
 
 

@@ -45,7 +45,8 @@ def test_console_scripts_point_at_real_functions():
     tree = ast.parse((ROOT / "setup.py").read_text())
     specs = [n.value for n in ast.walk(tree) if isinstance(n, ast.Constant)
              and isinstance(n.value, str) and " = grasp_seg_ros" in n.value]
-    assert {"grasp_detector", "sim_camera", "grasp-seg"} <= console_scripts()
+    assert {"grasp_detector", "grasp_detector_managed", "sim_camera",
+            "grasp-seg"} <= console_scripts()
     for spec in specs:
         module, func = spec.split(" = ")[1].split(":")
         assert callable(getattr(importlib.import_module(module), func)), spec
@@ -53,7 +54,7 @@ def test_console_scripts_point_at_real_functions():
 
 @pytest.mark.parametrize("path", LAUNCH_FILES, ids=lambda p: p.name)
 def test_launch_nodes_use_installed_executables(path):
-    nodes = launch_calls(path, "Node")
+    nodes = launch_calls(path, "Node") + launch_calls(path, "LifecycleNode")
     assert nodes
     for call in nodes:
         package = kw(call, "package").value
@@ -76,7 +77,7 @@ def test_detect_launch_arguments():
             for c in launch_calls(path, "DeclareLaunchArgument")}
     assert {"model", "device", "params_file", "depth_topic", "camera_info_topic",
             "namespace", "rviz", "camera", "serial_no", "playback_file",
-            "camera_params_file"} <= args
+            "camera_params_file", "mode", "target_frame", "managed"} <= args
     text = path.read_text()
     assert '"/camera/camera/depth/image_rect_raw"' in text
     assert '("depth/image_raw", LaunchConfiguration("depth_topic"))' in text

@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import PoseArray, PoseStamped
@@ -26,10 +27,14 @@ FRAME_ID = "test_depth_optical_frame"
 START_TIMEOUT_S = 90.0  # importing torch and discovery on a loaded 2-core machine
 
 
-def start_detector(model: Path, log_path: Path, *extra: str) -> subprocess.Popen:
-    args = [sys.executable, "-m", "grasp_seg_ros.ros.detector_node", "--ros-args", *extra,
+def start_detector(model: Path, log_path: Path, *extra: str,
+                   managed: bool = False) -> subprocess.Popen:
+    """The plain node, or with ``managed`` the lifecycle one (grasp_detector_managed)."""
+    args = [sys.executable, "-m", "grasp_seg_ros.ros.detector_node",
+            *(["--managed"] if managed else []), "--ros-args", *extra,
             "-p", f"model:={model}", "-p", "device:=cpu",
-            "-r", "depth/image_raw:=/test_cam/depth", "-r", "depth/camera_info:=/test_cam/info"]
+            "-r", "depth/image_raw:=/test_cam/depth", "-r", "depth/camera_info:=/test_cam/info",
+            "-r", "mask/image_raw:=/test_cam/mask"]
     return subprocess.Popen(args, stdout=open(log_path, "w"), stderr=subprocess.STDOUT)
 
 
@@ -54,16 +59,22 @@ class Client:
                                                     qos_profile_sensor_data)
         self.info_pub = self.node.create_publisher(CameraInfo, "/test_cam/info",
                                                    qos_profile_sensor_data)
+        self.mask_pub = self.node.create_publisher(Image, "/test_cam/mask",
+                                                   qos_profile_sensor_data)
         reliable = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
         self.received: dict[str, list] = {k: [] for k in
                                           ("pose", "poses", "vector", "markers", "quality",
-                                           "overlay")}
+                                           "overlay", "pregrasp", "pose_optical",
+                                           "poses_optical")}
         self.received["diagnostics"] = []
         self.node.create_subscription(DiagnosticArray, "/diagnostics",
                                       lambda m: self.received["diagnostics"].append(m), 10)
         for key, typ, topic, qos in (
                 ("pose", PoseStamped, "/grasp_pose", reliable),
                 ("poses", PoseArray, "/grasp_detector/grasps", reliable),
+                ("pregrasp", PoseStamped, "/grasp_detector/pregrasp", reliable),
+                ("pose_optical", PoseStamped, "/grasp_detector/grasp_pose_optical", reliable),
+                ("poses_optical", PoseArray, "/grasp_detector/grasps_optical", reliable),
                 ("vector", Float32MultiArray, "/grasp_detector/grasp", reliable),
                 ("markers", MarkerArray, "/grasp_detector/markers", reliable),
                 ("quality", Image, "/grasp_detector/quality_map", 5),
@@ -73,9 +84,14 @@ class Client:
         self.sent_stamps: list[tuple[int, int]] = []
 
     def publish(self, depth_m, *, info: bool | CameraInfo = True, encoding: str = "16UC1",
-                image: Image | None = None, stamp=None) -> Header:
+                image: Image | None = None, stamp=None, mask=None) -> Header:
+        """One depth frame (and its CameraInfo; with ``mask``, an instance-id image with the
+        same stamp, published first)."""
         now = stamp if stamp is not None else self.node.get_clock().now().to_msg()
         header = Header(stamp=now, frame_id=FRAME_ID)
+        if mask is not None:
+            encoding_ids = "mono8" if mask.dtype == np.uint8 else "16UC1"
+            self.mask_pub.publish(conv.array_to_image(mask, header, encoding_ids))
         if isinstance(info, CameraInfo):
             info.header = header
             self.info_pub.publish(info)
@@ -105,11 +121,27 @@ class Client:
         self.node.destroy_node()
 
 
+def call(client: Client, srv_type, name: str, request, timeout_s: float = 30.0):
+    """Call a service of the node and wait for the answer."""
+    srv = client.node.create_client(srv_type, name)
+    assert srv.wait_for_service(timeout_sec=START_TIMEOUT_S), f"no service {name}"
+    future = srv.call_async(request)
+    rclpy.spin_until_future_complete(client.node, future, timeout_sec=timeout_s)
+    client.node.destroy_client(srv)
+    assert future.done(), f"{name} did not answer within {timeout_s} s"
+    return future.result()
+
+
 def set_parameter(client: Client, name: str, value):
     """Set one parameter through the node's set_parameters service; returns the result."""
     srv = client.node.create_client(SetParameters, "/grasp_detector/set_parameters")
     assert srv.wait_for_service(timeout_sec=START_TIMEOUT_S)
-    if isinstance(value, float):
+    if isinstance(value, bool):
+        pv = ParameterValue(type=ParameterType.PARAMETER_BOOL, bool_value=value)
+    elif isinstance(value, list):
+        pv = ParameterValue(type=ParameterType.PARAMETER_DOUBLE_ARRAY,
+                            double_array_value=[float(v) for v in value])
+    elif isinstance(value, float):
         pv = ParameterValue(type=ParameterType.PARAMETER_DOUBLE, double_value=value)
     elif isinstance(value, int):
         pv = ParameterValue(type=ParameterType.PARAMETER_INTEGER, integer_value=value)
