@@ -1,12 +1,17 @@
-"""Inference backends: normalised (S, S) depth in, raw (4, S, S) maps out."""
+"""Inference backends: normalised (S, S) input in, raw (C, S, S) maps out; one factory picks
+the backend by the model file's kind."""
 
 from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 import torch
 
 from grasp_seg_ros.core.errors import DeviceUnavailable
 from grasp_seg_ros.nets.fast import optimise_for_inference
+from grasp_seg_ros.nets.weights import ModelMetadata, load_weights
 
 DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("fp32", "fp16")
@@ -57,3 +62,27 @@ class TorchBackend:
             x = self._pinned
         out = self.model(x.to(self.device, non_blocking=True).to(self.dtype))["out"]
         return out[0].float().cpu().numpy()
+
+
+class Backend(Protocol):
+    name: str
+
+    def __call__(self, net_input: np.ndarray) -> np.ndarray: ...
+
+
+def make_backend(model_path: Path, *, device: str = "auto", num_threads: int = 0,
+                 optimise: bool = True, precision: str = "fp32"
+                 ) -> tuple[Backend, ModelMetadata, torch.device]:
+    """The backend for a model file, its metadata and the device it runs on.
+
+    ``.onnx`` (made by grasp-seg export): ONNX Runtime on the CPU, whatever ``device`` says;
+    anything else: a .safetensors weight file run by TorchBackend on ``device``.
+    """
+    if Path(model_path).suffix == ".onnx":
+        from grasp_seg_ros.inference.onnx_backend import OnnxBackend
+        backend = OnnxBackend(Path(model_path), num_threads=num_threads)
+        return backend, backend.metadata, torch.device("cpu")
+    resolved = resolve_device(device)
+    net, metadata = load_weights(model_path, device="cpu")
+    return (TorchBackend(net, resolved, optimise=optimise, precision=precision), metadata,
+            resolved)

@@ -24,8 +24,8 @@ from grasp_seg_ros.core.pose import GraspPose, grasp_to_pose
 from grasp_seg_ros.core.preprocess import CropSpec, Preprocessed, preprocess
 from grasp_seg_ros.core.resources import resolve_model
 from grasp_seg_ros.core.selection import GraspSelection
-from grasp_seg_ros.inference.backends import TorchBackend, resolve_device
-from grasp_seg_ros.nets.weights import ModelMetadata, load_weights
+from grasp_seg_ros.inference.backends import make_backend
+from grasp_seg_ros.nets.weights import ModelMetadata
 
 LOG = logging.getLogger(__name__)
 
@@ -109,7 +109,7 @@ class GraspDetector:
             to an .onnx file made by grasp-seg export (run with ONNX Runtime on the CPU).
         device: 'auto' (CUDA when present), 'cpu' or 'cuda'.
         num_threads: torch intra-op threads (process-wide); 0 keeps torch's default.
-        config: crop and decoding settings.
+        config: crop and decoding settings (the default of every ``detect`` call).
         optimise: run the exact fast rewrite of the network (nets.fast); False = as trained.
         precision: 'fp32' or 'fp16' (PyTorch backend).
     """
@@ -119,17 +119,10 @@ class GraspDetector:
                  precision: str = "fp32") -> None:
         if num_threads > 0:
             torch.set_num_threads(num_threads)
-        self.device = resolve_device(device)
         self.model_path = resolve_model(str(model))
-        if self.model_path.suffix == ".onnx":  # ONNX Runtime, CPU execution provider
-            from grasp_seg_ros.inference.onnx_backend import OnnxBackend
-            self.device = torch.device("cpu")
-            self.backend = OnnxBackend(self.model_path, num_threads=num_threads)
-            self.metadata = self.backend.metadata
-        else:
-            net, self.metadata = load_weights(self.model_path, device="cpu")
-            self.backend = TorchBackend(net, self.device, optimise=optimise,
-                                        precision=precision)
+        self.backend, self.metadata, self.device = make_backend(
+            self.model_path, device=device, num_threads=num_threads, optimise=optimise,
+            precision=precision)
         self.config = config or DetectorConfig()
         LOG.info("loaded %s (%s) on %s", self.model_path, self.metadata.architecture,
                  self.device)
@@ -146,19 +139,21 @@ class GraspDetector:
         return f"{m.architecture} ({kind}) from {self.model_path.name} on {self.device}"
 
     def detect(self, depth_m: np.ndarray, intrinsics: CameraIntrinsics, *,
+               config: DetectorConfig | None = None,
                selection: GraspSelection | None = None,
                previous_px: tuple[float, float] | None = None) -> Detection:
         """Detect grasps in a full depth image (metres, NaN = invalid).
 
         The model's metadata selects the input: a centre crop of ``config.crop`` or a
         plane-aligned height map around the image centre (plus the crop's offset).
-        ``selection`` keeps grasps inside a workspace box, on a mask and clear of obstacles;
+        ``config`` replaces the detector's own for this call; ``selection`` keeps grasps
+        inside a workspace box, on a mask and clear of obstacles;
         ``previous_px`` (closed-loop tracking: the last grasp's network-map pixel) moves the
         peak nearest it to the front.
         Raises InvalidDepth / InvalidCameraInfo for unusable input, NoGraspFound when the
         quality map holds nothing above the threshold (where the selection allows).
         """
-        cfg = self.config
+        cfg = config or self.config
         intrinsics.check_image(*depth_m.shape)
         crop_spec = cfg.crop
         if crop_spec.output_size_px != self.metadata.input_size_px:
