@@ -29,7 +29,7 @@ from grasp_seg_ros.core.resources import DEFAULT_MODEL
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from grasp_seg_ros.demo import run_demo
+    from grasp_seg_ros.tools.demo import run_demo
     return run_demo(grasps=args.grasps, timeout_s=args.timeout, out_dir=args.out,
                     model=args.model, rate_hz=args.rate, seed=args.seed,
                     overlays=args.overlays)
@@ -59,16 +59,16 @@ DELEGATED: dict[str, tuple[str, str]] = {
     "evaluate": ("grasp_seg_ros.training.evaluate", "rectangle metric on held-out scenes"),
     "ablation": ("grasp_seg_ros.training.ablation",
                  "train and evaluate every model of config/ablation.yaml into one table"),
-    "bench": ("grasp_seg_ros.inference.bench", "per-stage detector latency per thread count"),
+    "bench": ("grasp_seg_ros.tools.bench", "per-stage detector latency per thread count"),
     "dataset": ("grasp_seg_ros.sim.dataset", "generate a Jacquard-format dataset by trials"),
     "sim-eval": ("grasp_seg_ros.sim.evaluation", "simulated grasp trials of a model"),
     "probe": ("grasp_seg_ros.sim.probe",
               "closing-axis error on objects of known pose, many orientations and cameras"),
-    "soak": ("grasp_seg_ros.ros.soak", "drive grasp_detector at a fixed rate for long"),
+    "soak": ("grasp_seg_ros.tools.soak", "drive grasp_detector at a fixed rate for long"),
     "export": ("grasp_seg_ros.inference.onnx_backend", "export a model to ONNX"),
     "realsense-camera": ("grasp_seg_ros.ros.realsense_node",
                          "run the realsense_camera node (pyrealsense2) [--ros-args ...]"),
-    "realsense": ("grasp_seg_ros.realsense.cli", "list, record, synthesise, inspect recordings"),
+    "realsense": ("grasp_seg_ros.tools.realsense", "list, record, synthesise, inspect recordings"),
 }
 
 

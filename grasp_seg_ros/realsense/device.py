@@ -1,8 +1,9 @@
 """Depth from a RealSense camera or a recording, through pyrealsense2 (no ROS here).
 
-A :class:`RealSenseSource` opens a live device (by serial number, or the only one connected)
-or plays back a recording, applies librealsense's depth filters in the order Intel
-recommends (decimation, threshold, spatial and temporal in disparity space, hole filling),
+:func:`open_source` opens a live device (:class:`LiveSource`: by serial number, or the only
+one connected) or plays back a recording (:class:`PlaybackSource`), applies librealsense's
+depth filters in the order Intel recommends (decimation, threshold, spatial and temporal in
+disparity space, hole filling),
 and yields :class:`DepthFrame` objects in millimetres whatever the device's depth units, with
 the intrinsics of the filtered frame (decimation changes them).
 
@@ -179,35 +180,36 @@ def list_devices() -> list[dict[str, str]]:
     return out
 
 
-class RealSenseSource:
-    """Depth frames from a device or a recording; use as a context manager, iterate frames()."""
+class DepthSource:
+    """Depth frames from a RealSense: use as a context manager, iterate :meth:`frames`.
+
+    One interface, two sources: :class:`LiveSource` (a connected camera, optionally recorded)
+    and :class:`PlaybackSource` (a recording); :func:`open_source` picks one by the config.
+    """
 
     def __init__(self, config: SourceConfig) -> None:
         self.config = config
         self._rs = import_pyrealsense2()
         self._pipeline = None
-        self._playback = None
-        self._sensor = None                      # playback without loop: the sensor API
-        self._queue: queue.Queue | None = None
-        self._stopping = threading.Event()
         self._blocks: list = []
         config.filters.validate()
 
-    def __enter__(self) -> "RealSenseSource":
+    def __enter__(self) -> "DepthSource":
         self.start()
         return self
 
     def __exit__(self, *exc) -> None:
         self.stop()
 
-    @property
-    def is_playback(self) -> bool:
-        return self.config.playback_file is not None
-
     def describe(self) -> str:
-        if self.is_playback:
-            return f"recording {self.config.playback_file}"
-        return f"RealSense {self.config.serial or '(first found)'}"
+        raise NotImplementedError
+
+    def start(self) -> None:
+        raise NotImplementedError
+
+    def finished(self) -> bool:
+        """True once a recording played to its end (never for a live device or a loop)."""
+        return False
 
     def _check_file(self, path: Path, *, reading: bool) -> None:
         accepted = recording_suffixes(self._rs)
@@ -219,7 +221,121 @@ class RealSenseSource:
                 f"recording {path}: this pyrealsense2 ({self._rs.__version__}) "
                 f"{'reads' if reading else 'writes'} only {', '.join(accepted)} files")
 
-    def _start_playback(self, path: Path) -> None:
+    def _start_pipeline(self, rs_config):
+        """Start a pipeline on ``rs_config``; returns its device."""
+        self._pipeline = self._rs.pipeline()
+        try:
+            profile = self._pipeline.start(rs_config)
+        except RuntimeError as exc:
+            self._pipeline = None
+            raise RealSenseError(f"cannot start {self.describe()}: {exc}") from exc
+        self._blocks = self.config.filters.build(self._rs)
+        LOG.info("streaming depth from %s", self.describe())
+        return profile.get_device()
+
+    def stop(self) -> None:
+        if self._pipeline is not None:
+            try:
+                self._pipeline.stop()
+            except RuntimeError as exc:  # already stopped by the end of a recording
+                LOG.debug("pipeline stop: %s", exc)
+            self._pipeline = None
+
+    def _convert(self, frame) -> DepthFrame:
+        for block in self._blocks:
+            frame = block.process(frame)
+        depth = frame.as_depth_frame()
+        intr = depth.get_profile().as_video_stream_profile().get_intrinsics()
+        raw = np.asanyarray(depth.get_data())
+        return DepthFrame(depth_mm=to_millimetres(raw, depth.get_units()),
+                          intrinsics=DeviceIntrinsics.from_rs(intr),
+                          frame_number=int(depth.get_frame_number()),
+                          timestamp_ms=float(depth.get_timestamp()),
+                          depth_units_m=float(depth.get_units()))
+
+    def read(self, timeout_ms: int = 100) -> DepthFrame | None:
+        """The next frame, None when none came within timeout_ms (see :meth:`finished`)."""
+        if self._pipeline is None:
+            raise RealSenseError(f"{self.describe()} is not started")
+        ok, frames = self._pipeline.try_wait_for_frames(timeout_ms)
+        if not ok:
+            return None
+        depth = frames.get_depth_frame()
+        if not depth:
+            return None
+        return self._convert(depth)
+
+    def frames(self) -> Iterator[DepthFrame]:
+        """Frames until a recording ends; a live device silent for timeout_ms is an error."""
+        last = time.monotonic()
+        while True:
+            frame = self.read(100)
+            if frame is not None:
+                last = time.monotonic()
+                yield frame
+                continue
+            if self.finished():
+                return
+            if time.monotonic() - last > self.config.timeout_ms / 1000.0:
+                raise RealSenseError(f"no depth frame from {self.describe()} for "
+                                     f"{self.config.timeout_ms} ms")
+
+
+class LiveSource(DepthSource):
+    """A connected camera (by serial, or the only one), optionally recorded to a file."""
+
+    def describe(self) -> str:
+        return f"RealSense {self.config.serial or '(first found)'}"
+
+    def start(self) -> None:
+        rs, cfg = self._rs, self.config
+        serials = [d["serial"] for d in list_devices()]
+        if not serials:
+            raise RealSenseError(
+                "no RealSense device is connected" + (f" (wanted serial {cfg.serial})"
+                                                      if cfg.serial else "")
+                + "; check the USB cable and that no other process holds the camera")
+        if cfg.serial and cfg.serial not in serials:
+            raise RealSenseError(f"no RealSense with serial {cfg.serial}; connected: "
+                                 f"{', '.join(serials)}")
+        rs_config = rs.config()
+        if cfg.serial:
+            rs_config.enable_device(cfg.serial)
+        rs_config.enable_stream(rs.stream.depth, cfg.width, cfg.height, rs.format.z16, cfg.fps)
+        if cfg.record_file is not None:
+            self._check_file(Path(cfg.record_file), reading=False)
+            Path(cfg.record_file).parent.mkdir(parents=True, exist_ok=True)
+            rs_config.enable_record_to_file(str(cfg.record_file))
+        self._start_pipeline(rs_config)
+
+
+class PlaybackSource(DepthSource):
+    """A recording, played once (through the sensor API, so real-time mode holds from the
+    first frame) or in a loop (through a pipeline that repeats it)."""
+
+    def __init__(self, config: SourceConfig) -> None:
+        super().__init__(config)
+        self._playback = None
+        self._sensor = None
+        self._queue: queue.Queue | None = None
+        self._stopping = threading.Event()
+
+    def describe(self) -> str:
+        return f"recording {self.config.playback_file}"
+
+    def start(self) -> None:
+        path = Path(self.config.playback_file)
+        self._check_file(path, reading=True)
+        if not self.config.loop:
+            self._start_once(path)
+            return
+        rs_config = self._rs.config()
+        rs_config.enable_device_from_file(str(path), repeat_playback=True)
+        device = self._start_pipeline(rs_config)
+        self._playback = device.as_playback()
+        self._playback.set_real_time(self.config.realtime)
+
+    def _start_once(self, path: Path) -> None:
         """A recording played through the sensor API: real-time mode is set before any frame
         flows (through a pipeline it can only be set after start, and a recording written in a
         burst is then already played), and frames reach a queue that, when not real-time,
@@ -260,47 +376,6 @@ class RealSenseSource:
             except (queue.Full, queue.Empty):
                 continue
 
-    def start(self) -> None:
-        rs, cfg = self._rs, self.config
-        rs_config = rs.config()
-        if self.is_playback:
-            path = Path(cfg.playback_file)
-            self._check_file(path, reading=True)
-            if not cfg.loop:
-                self._start_playback(path)
-                return
-            rs_config.enable_device_from_file(str(path), repeat_playback=True)
-        else:
-            serials = [d["serial"] for d in list_devices()]
-            if not serials:
-                raise RealSenseError(
-                    "no RealSense device is connected" + (f" (wanted serial {cfg.serial})"
-                                                          if cfg.serial else "")
-                    + "; check the USB cable and that no other process holds the camera")
-            if cfg.serial and cfg.serial not in serials:
-                raise RealSenseError(f"no RealSense with serial {cfg.serial}; connected: "
-                                     f"{', '.join(serials)}")
-            if cfg.serial:
-                rs_config.enable_device(cfg.serial)
-            rs_config.enable_stream(rs.stream.depth, cfg.width, cfg.height, rs.format.z16,
-                                    cfg.fps)
-            if cfg.record_file is not None:
-                self._check_file(Path(cfg.record_file), reading=False)
-                Path(cfg.record_file).parent.mkdir(parents=True, exist_ok=True)
-                rs_config.enable_record_to_file(str(cfg.record_file))
-        self._pipeline = rs.pipeline()
-        try:
-            profile = self._pipeline.start(rs_config)
-        except RuntimeError as exc:
-            self._pipeline = None
-            raise RealSenseError(f"cannot start {self.describe()}: {exc}") from exc
-        device = profile.get_device()
-        if self.is_playback:
-            self._playback = device.as_playback()
-            self._playback.set_real_time(cfg.realtime)
-        self._blocks = cfg.filters.build(rs)
-        LOG.info("streaming depth from %s", self.describe())
-
     def stop(self) -> None:
         if self._sensor is not None:
             self._stopping.set()
@@ -310,64 +385,23 @@ class RealSenseSource:
             except RuntimeError as exc:
                 LOG.debug("sensor stop: %s", exc)
             self._sensor = None
-            self._playback = None
-        if self._pipeline is not None:
-            try:
-                self._pipeline.stop()
-            except RuntimeError as exc:  # already stopped by the end of a recording
-                LOG.debug("pipeline stop: %s", exc)
-            self._pipeline = None
-            self._playback = None
+        super().stop()
+        self._playback = None
 
-    def _playback_ended(self) -> bool:
+    def finished(self) -> bool:
         return (self._playback is not None and not self.config.loop
                 and self._playback.current_status() == self._rs.playback_status.stopped
                 and (self._queue is None or self._queue.empty()))
 
-    def _convert(self, frame) -> DepthFrame:
-        for block in self._blocks:
-            frame = block.process(frame)
-        depth = frame.as_depth_frame()
-        intr = depth.get_profile().as_video_stream_profile().get_intrinsics()
-        raw = np.asanyarray(depth.get_data())
-        return DepthFrame(depth_mm=to_millimetres(raw, depth.get_units()),
-                          intrinsics=DeviceIntrinsics.from_rs(intr),
-                          frame_number=int(depth.get_frame_number()),
-                          timestamp_ms=float(depth.get_timestamp()),
-                          depth_units_m=float(depth.get_units()))
-
     def read(self, timeout_ms: int = 100) -> DepthFrame | None:
-        """The next frame, None when none came within timeout_ms (see :meth:`finished`)."""
         if self._sensor is not None:
             try:
                 return self._queue.get(timeout=timeout_ms / 1000.0)
             except queue.Empty:
                 return None
-        if self._pipeline is None:
-            raise RealSenseError(f"{self.describe()} is not started")
-        ok, frames = self._pipeline.try_wait_for_frames(timeout_ms)
-        if not ok:
-            return None
-        depth = frames.get_depth_frame()
-        if not depth:
-            return None
-        return self._convert(depth)
+        return super().read(timeout_ms)
 
-    def finished(self) -> bool:
-        """True once a recording played to its end (never for a live device or a loop)."""
-        return self._playback_ended()
 
-    def frames(self) -> Iterator[DepthFrame]:
-        """Frames until a recording ends; a live device silent for timeout_ms is an error."""
-        last = time.monotonic()
-        while True:
-            frame = self.read(100)
-            if frame is not None:
-                last = time.monotonic()
-                yield frame
-                continue
-            if self.finished():
-                return
-            if time.monotonic() - last > self.config.timeout_ms / 1000.0:
-                raise RealSenseError(f"no depth frame from {self.describe()} for "
-                                     f"{self.config.timeout_ms} ms")
+def open_source(config: SourceConfig) -> DepthSource:
+    """The source a config names: a recording when ``playback_file`` is set, else a camera."""
+    return PlaybackSource(config) if config.playback_file is not None else LiveSource(config)

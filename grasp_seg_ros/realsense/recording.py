@@ -2,7 +2,7 @@
 
 The file is what librealsense itself records from a camera (a device with a "Stereo Module"
 depth sensor, its intrinsics, depth units and frame timestamps), so it plays back through
-:class:`~grasp_seg_ros.realsense.device.RealSenseSource` and the RealSense tools like a real
+:func:`~grasp_seg_ros.realsense.device.open_source` and the RealSense tools like a real
 recording. Used by the tests (no camera here) and by ``grasp-seg realsense synth``, which
 records simulated scenes for replay.
 """

@@ -22,8 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from geometry_msgs.msg import PoseArray, PoseStamped
-from rcl_interfaces.msg import (FloatingPointRange, IntegerRange, ParameterDescriptor,
-                                SetParametersResult)
+from rcl_interfaces.msg import SetParametersResult
 from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.node import Node
@@ -46,19 +45,11 @@ from grasp_seg_ros.inference.backends import DEVICES, PRECISIONS
 from grasp_seg_ros.inference.detector import DetectorConfig, GraspDetector
 from grasp_seg_ros.ros import conversions as conv
 from grasp_seg_ros.ros.frames import SOURCES as TARGET_SOURCES, TargetFrame
+from grasp_seg_ros.ros.params import ParamSpec as _Param, declare
 from grasp_seg_ros.ros.spin import run_node
 from grasp_seg_ros.core.resources import DEFAULT_MODEL
 
 THROTTLE_S = 5.0
-
-
-@dataclass(frozen=True)
-class _Param:
-    default: object
-    description: str
-    range: tuple[float, float] | None = None
-    reloads_model: bool = False
-    read_only: bool = False
 
 
 PARAMETERS: dict[str, _Param] = {
@@ -139,19 +130,6 @@ PARAMETERS: dict[str, _Param] = {
 }
 
 
-def _descriptor(name: str, spec: _Param) -> ParameterDescriptor:
-    desc = ParameterDescriptor(name=name, description=spec.description,
-                               read_only=spec.read_only)
-    if spec.range is not None:
-        lo, hi = spec.range
-        if isinstance(spec.default, int) and not isinstance(spec.default, bool):
-            desc.integer_range = [IntegerRange(from_value=int(lo), to_value=int(hi), step=1)]
-        else:
-            desc.floating_point_range = [FloatingPointRange(from_value=float(lo),
-                                                            to_value=float(hi), step=0.0)]
-    return desc
-
-
 MODES = ("continuous", "on_demand")
 
 
@@ -198,9 +176,7 @@ class _Detection:
         self._timers: list = []
         self.stats = FrameStats()
         self._service_group = ReentrantCallbackGroup()
-        for name, spec in PARAMETERS.items():
-            self.declare_parameter(name, spec.default, _descriptor(name, spec))
-        self._values = {name: self.get_parameter(name).value for name in PARAMETERS}
+        self._values = declare(self, PARAMETERS)
         self.add_on_set_parameters_callback(self._on_set_parameters)
 
     def _configure(self) -> None:
@@ -356,8 +332,6 @@ class _Detection:
             if detector is not None:
                 self._detector = detector
                 self.get_logger().info(f"switched to {detector.metadata_summary}")
-            if self._detector is not None:
-                self._detector.config = self._config(values)
             if target is not None:
                 self._target = target
                 self.get_logger().info(f"grasps now in {target.describe()}")
@@ -498,13 +472,15 @@ class _Detection:
         """Detect on one frame and publish; (success, one line) for ~/detect, or None when
         the frame was not used (its stamp is older than the last one)."""
         log = self.get_logger()
+        header = msg.header
+        stamp = f"stamp {header.stamp.sec}.{header.stamp.nanosec:09d}"
         intrinsics = self._intrinsics
         if intrinsics is None:
             topic = self.resolve_topic_name("depth/camera_info")
             reason = f"no valid CameraInfo yet on '{topic}'; not detecting without intrinsics"
             self.stats.count("skipped")
             log.warning(reason, throttle_duration_sec=THROTTLE_S)
-            return False, reason
+            return False, f"{reason}; {stamp}"
         with self._lock:
             detector, values, target = self._detector, self._values, self._target
             previous_px = self._previous_px if values["tracking"] else None
@@ -512,7 +488,6 @@ class _Detection:
             return None
         if not self._accept_stamp(msg, values["stamp_reset_s"]):
             return None
-        header = msg.header
         t0 = time.perf_counter()
         try:
             depth_m = conv.image_to_depth_m(
@@ -521,15 +496,15 @@ class _Detection:
             to_target = target.lookup(header)
             selection = self._selection(values, header, depth_m.shape, to_target)
             t1 = time.perf_counter()
-            det = detector.detect(depth_m, intrinsics, selection=selection,
-                                  previous_px=previous_px)
+            det = detector.detect(depth_m, intrinsics, config=self._config(values),
+                                  selection=selection, previous_px=previous_px)
         except NoGraspFound as exc:
             self.stats.count("no_grasp")
             log.info(f"no grasp: {exc}", throttle_duration_sec=THROTTLE_S)
-            return False, f"no grasp: {exc}"
+            return False, f"no grasp: {exc}; {stamp}"
         except GraspSegError as exc:
             self._skip(f"skipping frame: {exc}")
-            return False, f"frame skipped: {exc}"
+            return False, f"frame skipped: {exc}; {stamp}"
         best = det.best
         with self._lock:
             self._previous_px = (float(best.grasp_2d.row), float(best.grasp_2d.col))
@@ -550,8 +525,7 @@ class _Detection:
         x, y, z = out.position_m
         frame = target.frame or header.frame_id
         return True, (f"grasp at ({x:.3f}, {y:.3f}, {z:.3f}) m in '{frame}', width "
-                      f"{out.width_m * 100:.1f} cm, quality {out.quality:.2f}, stamp "
-                      f"{header.stamp.sec}.{header.stamp.nanosec:09d}")
+                      f"{out.width_m * 100:.1f} cm, quality {out.quality:.2f}, {stamp}")
 
     def _publish(self, det, header: Header, values: dict, target: TargetFrame,
                  to_target: RigidTransform | None) -> None:

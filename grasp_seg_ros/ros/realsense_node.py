@@ -14,56 +14,52 @@ import sys
 import threading
 from pathlib import Path
 
-from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Header
 
 from grasp_seg_ros.realsense.device import (DepthFrame, FilterConfig, RealSenseError,
-                                            RealSenseSource, SourceConfig)
+                                            SourceConfig, open_source)
 from grasp_seg_ros.ros import conversions as conv
+from grasp_seg_ros.ros.params import ParamSpec as _P, declare
 from grasp_seg_ros.ros.spin import run_node
+
+
+#: read once at start (a camera is not reconfigured while streaming)
+PARAMETERS: dict[str, _P] = {
+    "camera_namespace": _P("camera", "first part of the topic names", read_only=True),
+    "camera_name": _P("camera", "second part of the topic names; frame id prefix", read_only=True),
+    "serial_no": _P("", "serial number of the camera; empty = the one connected", read_only=True),
+    "width": _P(640, "depth width in pixels", (1, 4096), read_only=True),
+    "height": _P(480, "depth height in pixels", (1, 4096), read_only=True),
+    "fps": _P(30, "frames per second", (1, 300), read_only=True),
+    "playback_file": _P("", "play this recording instead of a live camera", read_only=True),
+    "playback_realtime": _P(
+        True, "play at the recorded rate (false: as fast as read)", read_only=True),
+    "playback_loop": _P(False, "replay the recording from its start when it ends", read_only=True),
+    "record_file": _P("", "live camera only: also record the stream to this file", read_only=True),
+    "decimation_filter.enable": _P(False, "decimation (shrinks the image)", read_only=True),
+    "decimation_filter.filter_magnitude": _P(2, "decimation factor", (2, 8), read_only=True),
+    "threshold_filter.enable": _P(False, "zero depth outside [min, max] distance", read_only=True),
+    "threshold_filter.min_distance": _P(0.1, "metres", (0.0, 100.0), read_only=True),
+    "threshold_filter.max_distance": _P(4.0, "metres", (0.0, 100.0), read_only=True),
+    "spatial_filter.enable": _P(False, "edge-preserving spatial smoothing", read_only=True),
+    "temporal_filter.enable": _P(False, "temporal smoothing", read_only=True),
+    "hole_filling_filter.enable": _P(False, "fill holes", read_only=True),
+    "hole_filling_filter.holes_fill": _P(
+        1, "0 fill from left, 1 farthest from around, 2 nearest from around", (0, 2),
+        read_only=True),
+}
 
 
 class RealSenseCameraNode(Node):
     def __init__(self, **kwargs) -> None:
         super().__init__("realsense_camera", **kwargs)
-
-        def desc(text: str, **ranges) -> ParameterDescriptor:
-            return ParameterDescriptor(description=text, read_only=True, **ranges)
-
-        def irange(lo: int, hi: int) -> dict:
-            return {"integer_range": [IntegerRange(from_value=lo, to_value=hi, step=1)]}
-
-        def frange(lo: float, hi: float) -> dict:
-            return {"floating_point_range": [FloatingPointRange(from_value=lo, to_value=hi,
-                                                                step=0.0)]}
-
-        dp = self.declare_parameter
-        dp("camera_namespace", "camera", desc("first part of the topic names"))
-        dp("camera_name", "camera", desc("second part of the topic names; frame id prefix"))
-        dp("serial_no", "", desc("serial number of the camera; empty = the one connected"))
-        dp("width", 640, desc("depth width in pixels", **irange(1, 4096)))
-        dp("height", 480, desc("depth height in pixels", **irange(1, 4096)))
-        dp("fps", 30, desc("frames per second", **irange(1, 300)))
-        dp("playback_file", "", desc("play this recording instead of a live camera"))
-        dp("playback_realtime", True, desc("play at the recorded rate (false: as fast as read)"))
-        dp("playback_loop", False, desc("replay the recording from its start when it ends"))
-        dp("record_file", "", desc("live camera only: also record the stream to this file"))
-        dp("decimation_filter.enable", False, desc("decimation (shrinks the image)"))
-        dp("decimation_filter.filter_magnitude", 2, desc("decimation factor", **irange(2, 8)))
-        dp("threshold_filter.enable", False, desc("zero depth outside [min, max] distance"))
-        dp("threshold_filter.min_distance", 0.1, desc("metres", **frange(0.0, 100.0)))
-        dp("threshold_filter.max_distance", 4.0, desc("metres", **frange(0.0, 100.0)))
-        dp("spatial_filter.enable", False, desc("edge-preserving spatial smoothing"))
-        dp("temporal_filter.enable", False, desc("temporal smoothing"))
-        dp("hole_filling_filter.enable", False, desc("fill holes"))
-        dp("hole_filling_filter.holes_fill", 1, desc(
-            "0 fill from left, 1 farthest from around, 2 nearest from around", **irange(0, 2)))
+        values = declare(self, PARAMETERS)
 
         def gp(name):
-            return self.get_parameter(name).value
+            return values[name]
 
         filters = FilterConfig(
             decimation=gp("decimation_filter.filter_magnitude")
@@ -94,7 +90,7 @@ class RealSenseCameraNode(Node):
         self.finished = False
         self.exit_code = 0
         self._stop = threading.Event()
-        self._source = RealSenseSource(config)
+        self._source = open_source(config)
         self._source.start()  # RealSenseError (a GraspSegError) stops start-up with its message
         self._thread = threading.Thread(target=self._run, name="realsense", daemon=True)
         self._thread.start()

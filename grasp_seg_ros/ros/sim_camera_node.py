@@ -11,13 +11,13 @@ from __future__ import annotations
 import sys
 
 import numpy as np
-from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Header
 
 from grasp_seg_ros.ros import conversions as conv
+from grasp_seg_ros.ros.params import ParamSpec, declare
 from grasp_seg_ros.ros.spin import run_node
 from grasp_seg_ros.sim.camera import CameraConfig, DepthNoise
 from grasp_seg_ros.sim.scene import SceneConfig, make_scene
@@ -26,43 +26,36 @@ DEPTH_TOPIC = "camera/camera/depth/image_rect_raw"
 INFO_TOPIC = "camera/camera/depth/camera_info"
 
 
+PARAMETERS: dict[str, ParamSpec] = {
+    "rate_hz": ParamSpec(10.0, "frames per second", (0.1, 120.0)),
+    "scene_period_s": ParamSpec(2.0, "seconds per scene; 0 = never change", (0.0, 3600.0)),
+    "seed": ParamSpec(0, "seed of the first scene", (0, 2**31 - 1)),
+    "max_objects": ParamSpec(5, "objects per scene, at most", (1, 30)),
+    "noise": ParamSpec(True, "apply the stereo depth noise model"),
+    "frame_id": ParamSpec("camera_depth_optical_frame", "optical frame of the depth"),
+}
+
+
 class SimCameraNode(Node):
     def __init__(self, **kwargs) -> None:
         super().__init__("sim_camera", **kwargs)
 
-        def frange(lo: float, hi: float, text: str) -> ParameterDescriptor:
-            return ParameterDescriptor(description=text, floating_point_range=[
-                FloatingPointRange(from_value=lo, to_value=hi, step=0.0)])
-
-        def irange(lo: int, hi: int, text: str) -> ParameterDescriptor:
-            return ParameterDescriptor(description=text, integer_range=[
-                IntegerRange(from_value=lo, to_value=hi, step=1)])
-
-        self.declare_parameter("rate_hz", 10.0, frange(0.1, 120.0, "frames per second"))
-        self.declare_parameter("scene_period_s", 2.0,
-                               frange(0.0, 3600.0, "seconds per scene; 0 = never change"))
-        self.declare_parameter("seed", 0, irange(0, 2**31 - 1, "seed of the first scene"))
-        self.declare_parameter("max_objects", 5, irange(1, 30, "objects per scene, at most"))
-        self.declare_parameter("noise", True, ParameterDescriptor(
-            description="apply the stereo depth noise model"))
-        self.declare_parameter("frame_id", "camera_depth_optical_frame",
-                               ParameterDescriptor(description="optical frame of the depth"))
-        gp = self.get_parameter
-        self._camera = CameraConfig(frame_id=gp("frame_id").value)
-        self._scene_config = SceneConfig(num_objects=(1, gp("max_objects").value))
-        self._noise = DepthNoise() if gp("noise").value else None
-        self._seed = int(gp("seed").value)
+        values = declare(self, PARAMETERS)
+        self._camera = CameraConfig(frame_id=values["frame_id"])
+        self._scene_config = SceneConfig(num_objects=(1, values["max_objects"]))
+        self._noise = DepthNoise() if values["noise"] else None
+        self._seed = int(values["seed"])
         self._rng = np.random.default_rng(self._seed)
-        self._scene_period_s = float(gp("scene_period_s").value)
+        self._scene_period_s = float(values["scene_period_s"])
         self._depth_pub = self.create_publisher(Image, DEPTH_TOPIC, qos_profile_sensor_data)
         self._info_pub = self.create_publisher(CameraInfo, INFO_TOPIC, qos_profile_sensor_data)
         self.scene_index = -1
         self._next_scene_at = 0.0
         self._clean_depth_m: np.ndarray | None = None
-        self.create_timer(1.0 / float(gp("rate_hz").value), self._tick)
+        self.create_timer(1.0 / float(values["rate_hz"]), self._tick)
         self.get_logger().info(
             f"simulated {self._camera.width}x{self._camera.height} depth camera at "
-            f"{gp('rate_hz').value:.1f} Hz, {self._camera.height_m:.2f} m above the table")
+            f"{values['rate_hz']:.1f} Hz, {self._camera.height_m:.2f} m above the table")
 
     def _new_scene(self) -> None:
         self.scene_index += 1

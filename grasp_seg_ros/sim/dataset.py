@@ -37,6 +37,7 @@ from grasp_seg_ros.core.jacquard import (GradedRectangle, JacquardSample, write_
 from grasp_seg_ros.sim.camera import CameraConfig, DepthNoise, random_camera
 from grasp_seg_ros.sim.gripper import DEFAULT_GRIPPER, GRIPPERS, Gripper, gripper_profile
 from grasp_seg_ros.sim.scene import SceneConfig, make_scene
+from grasp_seg_ros.sim.seeds import check_dataset_seeds
 from grasp_seg_ros.sim.trials import GradeConfig, grade_objects
 
 LOG = logging.getLogger(__name__)
@@ -163,6 +164,10 @@ def main(argv: list[str] | None = None) -> None:
                    help="robustness a candidate needs to go into the grasps file")
     g.add_argument("--workers", type=int, default=multiprocessing.cpu_count())
     args = p.parse_args(argv)
+    try:
+        check_dataset_seeds(args.seed, args.scenes)
+    except ValueError as exc:
+        p.error(str(exc))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     out = args.out or DEFAULT_CACHE / args.gripper
     config = SceneConfig(num_objects=(1, args.max_objects), sources=tuple(args.sources),

@@ -34,9 +34,10 @@ from grasp_seg_ros.sim.gripper import DEFAULT_GRIPPER, GRIPPERS, Gripper, grippe
 from grasp_seg_ros.sim.scene import SceneConfig, make_scene
 from grasp_seg_ros.sim.trials import pose_to_world_grasp
 from grasp_seg_ros.core.resources import DEFAULT_MODEL
+from grasp_seg_ros.sim.seeds import first_seed
 
 LOG = logging.getLogger(__name__)
-EVAL_SEED_OFFSET = 5_000_000
+EVAL_SEED_OFFSET = first_seed("sim_eval")
 SCENARIOS = ("isolated", "clutter")
 #: the cameras of sim-eval, by name
 EVAL_CAMERAS: dict[str, CameraConfig] = {

@@ -1,7 +1,7 @@
 """Per-stage latency of the detector beside the GG-CNN reference steps, on the same frames.
 
     grasp-seg bench --model ggcnn --frames 200 --threads 1 2 [--busy-core] [--json out.json]
-        [--device cpu|cuda] [--precision fp32|fp16] [--no-reference] [--no-eager]
+        [--device cpu|cuda] [--precision fp32|fp16] [--no-reference] [--no-eager] [--blocks 4]
 
 For each thread count, in one process, each frame through every variant in turn (so drifting
 machine speed affects them alike), on the same simulated 640x480 16UC1 frames:
@@ -9,12 +9,13 @@ machine speed affects them alike), on the same simulated 640x480 16UC1 frames:
   preprocess, inference, postprocess, publish (building and serialising the messages the node
   publishes; DDS transport is not included), and total;
 - ``eager``: the same pipeline running the network as trained (no rewrite);
-- ``reference``: the GG-CNN reference node's steps written plainly (inference/reference.py),
+- ``reference``: the GG-CNN reference node's steps written plainly (tools/reference.py),
   on the same weights; a height-map model has no depth-crop equivalent, so beside it the
   reference runs the shipped depth-crop GG-CNN2 (``REFERENCE_MODEL``).
-Median and p95 in ms, the speed-up of the pipeline over the reference, and the process's
-resident memory. ``--busy-core`` keeps one core busy in another process, as a robot computer
-running other nodes would, because the best thread count differs with and without such load.
+Median and p95 in ms, the speed-up of the pipeline over the reference (over all frames, and
+per block of consecutive frames: its spread), and the process's resident memory.
+``--busy-core`` keeps one core busy in another process, as a robot computer running other
+nodes would, because the best thread count differs with and without such load.
 """
 
 from __future__ import annotations
@@ -37,9 +38,10 @@ from grasp_seg_ros.core.errors import NoGraspFound
 from grasp_seg_ros.core.resources import DEFAULT_MODEL
 from grasp_seg_ros.core.stats import summarise
 from grasp_seg_ros.inference.detector import GraspDetector
-from grasp_seg_ros.inference.reference import ReferencePipeline
+from grasp_seg_ros.tools.reference import ReferencePipeline
 from grasp_seg_ros.sim.camera import CameraConfig, DepthNoise
 from grasp_seg_ros.sim.scene import make_scene
+from grasp_seg_ros.sim.seeds import first_seed
 
 LOG = logging.getLogger(__name__)
 STAGES = ("convert", "preprocess", "inference", "postprocess", "publish", "total")
@@ -56,7 +58,7 @@ def frames(n_scenes: int, camera: CameraConfig) -> list[bytes]:
     rng = np.random.default_rng(0)
     payloads = []
     for seed in range(n_scenes):
-        with make_scene(3_000_000 + seed, camera=camera) as scene:
+        with make_scene(first_seed("bench") + seed, camera=camera) as scene:
             depth, _ = scene.render(DepthNoise(), rng)
         payloads.append(depth_to_buffer(depth, "16UC1")[0])
     return payloads
@@ -135,17 +137,30 @@ class ReferenceRunner:
 
 
 def bench_interleaved(runners: dict, payloads, n_frames: int, warmup: int,
-                      label: str) -> dict[str, dict]:
+                      label: str, blocks: int = 1) -> dict[str, dict]:
     """Each frame goes through every runner in turn, so a machine whose speed drifts (a shared
-    host) slows all of them alike and their ratio stays fair."""
+    host) slows all of them alike and their ratio stays fair. The measured frames are also
+    summarised in ``blocks`` consecutive blocks (``"blocks"``: per block, each runner's
+    median total), which shows how much a number moves within one run."""
     samples: dict[str, list] = {name: [] for name in runners}
+    per_block: list[dict[str, list]] = [{name: [] for name in runners} for _ in range(blocks)]
     for i in tqdm(range(warmup + n_frames), desc=label, leave=False):
         payload = payloads[i % len(payloads)]
         for name, run_one in runners.items():
             sample = run_one(payload)
             if sample is not None and i >= warmup:
                 samples[name].append(sample)
-    return {name: summarise(rows) for name, rows in samples.items()}
+                per_block[(i - warmup) * blocks // n_frames][name].append(sample["total"])
+    out: dict = {name: summarise(rows) for name, rows in samples.items()}
+    out["blocks"] = [{name: round(float(np.median(v)), 2) for name, v in block.items() if v}
+                     for block in per_block]
+    return out
+
+
+def block_ratios(blocks: list[dict], numerator: str, denominator: str) -> list[float]:
+    """Per block, numerator's median total over denominator's (e.g. reference / pipeline)."""
+    return [round(b[numerator] / b[denominator], 2) for b in blocks
+            if numerator in b and denominator in b and b[denominator] > 0]
 
 
 def rss_mb() -> float:
@@ -169,11 +184,12 @@ def run(args) -> dict:
                 and det.device.type == "cpu":
             runners["reference"] = ReferenceRunner(det, camera)
         row: dict = bench_interleaved(runners, payloads, args.frames, args.warmup,
-                                      f"{threads} thread(s)")
+                                      f"{threads} thread(s)", blocks=args.blocks)
         row["rss_mb_pipeline"] = round(rss_mb(), 1)
         if "reference" in row:
             row["speedup_vs_reference"] = round(
                 row["reference"]["total"]["median"] / row["pipeline"]["total"]["median"], 2)
+            row["speedup_blocks"] = block_ratios(row["blocks"], "reference", "pipeline")
         results[str(threads)] = row
     return results
 
@@ -189,8 +205,17 @@ def format_table(results: dict) -> str:
                 v = row[variant].get(s)
                 cells.append(f"{v['median']:6.1f}/{v['p95']:6.1f}" if v else f"{'-':>13}")
             lines.append(f"{threads:>7}  {variant:<9}  " + "  ".join(cells))
-        extra = f"speed-up vs reference {row['speedup_vs_reference']}x, " \
-            if "speedup_vs_reference" in row else ""
+        extra = ""
+        if "speedup_vs_reference" in row:
+            spread = row.get("speedup_blocks") or []
+            extra = f"speed-up vs reference {row['speedup_vs_reference']}x"
+            if len(spread) > 1:
+                extra += f" (per block {min(spread)}-{max(spread)}x)"
+            extra += ", "
+        pipeline_blocks = [b["pipeline"] for b in row.get("blocks", []) if "pipeline" in b]
+        if len(pipeline_blocks) > 1:
+            extra += (f"pipeline total per block {min(pipeline_blocks):.1f}-"
+                      f"{max(pipeline_blocks):.1f} ms, ")
         lines.append(f"{'':>7}  {extra}RSS {row['rss_mb_pipeline']} MB")
     return "\n".join(lines)
 
@@ -202,6 +227,9 @@ def main(argv: list[str] | None = None) -> None:
                    help=f"a model name or .safetensors path (default: {DEFAULT_MODEL})")
     p.add_argument("--frames", type=int, default=200)
     p.add_argument("--warmup", type=int, default=10)
+    p.add_argument("--blocks", type=int, default=4,
+                   help="also summarise the frames in this many consecutive blocks: the "
+                        "per-block medians and speed-ups show the spread within a run")
     p.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     p.add_argument("--device", default="cpu")
     p.add_argument("--precision", default="fp32", choices=("fp32", "fp16"))

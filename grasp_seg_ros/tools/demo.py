@@ -9,65 +9,16 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 
-from grasp_seg_ros.core.resources import share_dir
 from grasp_seg_ros.core.stats import format_summary, summarise
+from grasp_seg_ros.ros.processes import detector_ros_args, node_process, ros_env
 
 LOG = logging.getLogger("grasp_seg_ros.demo")
-
-
-def ros_env() -> dict[str, str]:
-    """The environment for child nodes: discovery kept on this machine unless set."""
-    env = dict(os.environ)
-    env.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
-    env.setdefault("PYTHONUNBUFFERED", "1")
-    return env
-
-
-def start_node(module: str, ros_args: list[str], log_path: Path) -> subprocess.Popen:
-    log = open(log_path, "w")
-    return subprocess.Popen([sys.executable, "-m", module, "--ros-args", *ros_args],
-                            stdout=log, stderr=subprocess.STDOUT, env=ros_env())
-
-
-@contextlib.contextmanager
-def node_process(module: str, ros_args: list[str], log_path: Path,
-                 exit_codes: dict[str, int | None]) -> Iterator[subprocess.Popen]:
-    """A node in its own process, stopped (SIGINT) however the block is left."""
-    proc = start_node(module, ros_args, log_path)
-    try:
-        yield proc
-    finally:
-        exit_codes[log_path.stem] = stop_node(proc)
-
-
-def stop_node(proc: subprocess.Popen, timeout_s: float = 10.0) -> int:
-    """SIGINT, like Ctrl-C; SIGKILL only if the node does not stop in time."""
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout_s)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-    return proc.returncode
-
-
-def detector_ros_args(model: str, extra: list[str] | None = None) -> list[str]:
-    """ros-args of grasp_detector on the simulated camera's (realsense-ros) topics."""
-    from grasp_seg_ros.ros.sim_camera_node import DEPTH_TOPIC, INFO_TOPIC
-    return ["--params-file", str(share_dir() / "config" / "detect.yaml"),
-            "-p", f"model:={model}",
-            "-r", f"depth/image_raw:=/{DEPTH_TOPIC}",
-            "-r", f"depth/camera_info:=/{INFO_TOPIC}", *(extra or [])]
 
 
 def run_demo(*, grasps: int, timeout_s: float, out_dir: Path, model: str,

@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from grasp_seg_ros.realsense.device import (RealSenseError, RealSenseSource, SourceConfig,
-                                            list_devices)
+from grasp_seg_ros.realsense.device import (RealSenseError, SourceConfig, list_devices,
+                                            open_source)
 
 LOG = logging.getLogger("grasp_seg_ros.realsense")
 
@@ -30,7 +30,7 @@ def _record(args) -> int:
     config = SourceConfig(serial=args.serial, width=args.width, height=args.height,
                           fps=args.fps, record_file=args.out)
     count = 0
-    with RealSenseSource(config) as source, tqdm(desc="frames", unit="frame") as bar:
+    with open_source(config) as source, tqdm(desc="frames", unit="frame") as bar:
         end = time.monotonic() + args.seconds
         for _ in source.frames():
             count += 1
@@ -69,7 +69,7 @@ def _synth(args) -> int:
 def _info(args) -> int:
     frames = 0
     first = None
-    with RealSenseSource(SourceConfig(playback_file=args.file, realtime=False)) as source:
+    with open_source(SourceConfig(playback_file=args.file, realtime=False)) as source:
         for frame in source.frames():
             frames += 1
             first = first or frame

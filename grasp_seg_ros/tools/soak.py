@@ -21,7 +21,7 @@ import numpy as np
 import psutil
 
 from grasp_seg_ros.core.stats import summarise
-from grasp_seg_ros.demo import node_process, ros_env
+from grasp_seg_ros.ros.processes import node_process, ros_env
 from grasp_seg_ros.ros.sim_camera_node import DEPTH_TOPIC, INFO_TOPIC
 from grasp_seg_ros.core.resources import DEFAULT_MODEL
 
@@ -31,11 +31,12 @@ LOG = logging.getLogger("grasp_seg_ros.soak")
 def render_frames(n: int) -> tuple[list[np.ndarray], object]:
     from grasp_seg_ros.sim.camera import CameraConfig, DepthNoise
     from grasp_seg_ros.sim.scene import make_scene
+    from grasp_seg_ros.sim.seeds import first_seed
     camera = CameraConfig()
     rng = np.random.default_rng(0)
     frames = []
     for seed in range(n):
-        with make_scene(7_000_000 + seed, camera=camera) as scene:
+        with make_scene(first_seed("soak") + seed, camera=camera) as scene:
             frames.append(scene.render(DepthNoise(), rng)[0])
     return frames, camera
 
@@ -51,7 +52,7 @@ def run_soak(*, duration_s: float, rate_hz: float, model: str, out_dir: Path,
     from sensor_msgs.msg import CameraInfo, Image
     from std_msgs.msg import Header
 
-    from grasp_seg_ros.demo import detector_ros_args
+    from grasp_seg_ros.ros.processes import detector_ros_args
     from grasp_seg_ros.ros import conversions as conv
 
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -28,9 +28,10 @@ from grasp_seg_ros.sim.camera import CameraConfig, DepthNoise
 from grasp_seg_ros.sim.labels import mask_rectangles
 from grasp_seg_ros.sim.scene import make_scene
 from grasp_seg_ros.core.resources import DEFAULT_MODEL
+from grasp_seg_ros.sim.seeds import first_seed
 
 LOG = logging.getLogger(__name__)
-EVAL_SEED_OFFSET = 2_000_000
+EVAL_SEED_OFFSET = first_seed("evaluate")
 
 
 def evaluate(detector: GraspDetector, seeds: list[int], *, top_k: int = 1,
@@ -41,8 +42,7 @@ def evaluate(detector: GraspDetector, seeds: list[int], *, top_k: int = 1,
         raise ValueError(f"{detector.model_path.name} takes height maps: the mask labels here "
                          "are for depth-crop models; evaluate it on a graded dataset "
                          "(--dataset DIR) or with grasp-seg probe / sim-eval")
-    detector.config = replace(detector.config,
-                              decode=replace(detector.config.decode, top_k=top_k))
+    config = replace(detector.config, decode=replace(detector.config.decode, top_k=top_k))
     correct, no_grasp = 0, 0
     for seed in tqdm(seeds, desc="evaluating"):
         rng = np.random.default_rng([seed, 1])
@@ -50,7 +50,7 @@ def evaluate(detector: GraspDetector, seeds: list[int], *, top_k: int = 1,
             depth_m, seg = scene.render(noise, rng)
             bodies = [o.body_id for o in scene.objects]
         try:
-            det = detector.detect(depth_m, camera.intrinsics())
+            det = detector.detect(depth_m, camera.intrinsics(), config=config)
         except NoGraspFound:
             no_grasp += 1
             continue

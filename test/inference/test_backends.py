@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from grasp_seg_ros.core.grasp import angle_difference
-from grasp_seg_ros.inference.bench import main as bench_main
+from grasp_seg_ros.tools.bench import main as bench_main
 from grasp_seg_ros.inference.detector import GraspDetector
-from grasp_seg_ros.inference.reference import ReferencePipeline
+from grasp_seg_ros.tools.reference import ReferencePipeline
 from grasp_seg_ros.nets.weights import load_weights
 from grasp_seg_ros.sim.camera import CameraConfig, DepthNoise
 from grasp_seg_ros.sim.scene import SceneConfig, make_scene
@@ -87,10 +87,16 @@ def test_reference_steps_find_the_same_grasp_region(scenes):
 
 def test_bench_reports_every_stage_and_variant(tmp_path):
     out = tmp_path / "bench.json"
-    bench_main(["--frames", "3", "--warmup", "1", "--threads", "1", "--json", str(out)])
+    bench_main(["--frames", "4", "--warmup", "1", "--threads", "1", "--blocks", "2",
+                "--json", str(out)])
     result = json.loads(out.read_text())
     row = result["results"]["1"]
     assert set(row["pipeline"]) == {"convert", "preprocess", "inference", "postprocess",
                                     "publish", "total"}
     assert {"eager", "reference", "speedup_vs_reference", "rss_mb_pipeline"} <= set(row)
-    assert row["pipeline"]["total"]["n"] == 3 and result["peak_rss_mb"] > 0
+    assert row["pipeline"]["total"]["n"] == 4 and result["peak_rss_mb"] > 0
+    # two blocks of two frames, each with every variant's median and the speed-up per block
+    assert len(row["blocks"]) == 2 and len(row["speedup_blocks"]) == 2
+    assert all({"pipeline", "eager", "reference"} <= set(b) for b in row["blocks"])
+    for block, ratio in zip(row["blocks"], row["speedup_blocks"]):
+        assert ratio == round(block["reference"] / block["pipeline"], 2)

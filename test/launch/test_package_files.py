@@ -96,13 +96,12 @@ def test_params_file_matches_declared_parameters():
 
 
 def test_realsense_params_file_matches_declared_parameters():
+    from grasp_seg_ros.ros.realsense_node import PARAMETERS as REALSENSE
     config = yaml.safe_load((ROOT / "config" / "realsense.yaml").read_text())
     params = config["/**/realsense_camera"]["ros__parameters"]
-    source = (ROOT / "grasp_seg_ros" / "ros" / "realsense_node.py").read_text()
-    declared = dict(re.findall(r'dp\("([^"]+)", ([^,]+),', source))
-    assert set(params) == set(declared)
+    assert set(params) == set(REALSENSE)
     for name, value in params.items():
-        assert type(value) is type(ast.literal_eval(declared[name])), name
+        assert type(value) is type(REALSENSE[name].default), name
 
 
 def test_setup_installs_launch_config_and_models():

@@ -5,7 +5,7 @@ import json
 import numpy as np
 
 from grasp_seg_ros.cli import main
-from grasp_seg_ros.realsense.device import RealSenseSource, SourceConfig
+from grasp_seg_ros.realsense.device import SourceConfig, open_source
 from grasp_seg_ros.sim.camera import CameraConfig
 
 
@@ -20,7 +20,7 @@ def test_synth_then_info(tmp_path, capsys):
     assert info["frames"] == 6
     assert info["size"] == [cam.width, cam.height]
     assert abs(info["fx"] - cam.intrinsics().fx) < 1e-3
-    with RealSenseSource(SourceConfig(playback_file=path, realtime=False)) as src:
+    with open_source(SourceConfig(playback_file=path, realtime=False)) as src:
         depth = next(iter(src.frames())).depth_mm
     # a table 0.55 m below the camera fills most of the image
     assert 500 < float(np.median(depth[depth > 0])) < 600

@@ -5,13 +5,15 @@ software device and recorder (the code path a camera's frames take into a file);
 filters and unit conversion run for real.
 """
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from grasp_seg_ros.core.camera import CameraIntrinsics
-from grasp_seg_ros.realsense.device import (FilterConfig, RealSenseError, RealSenseSource,
-                                            SourceConfig, import_pyrealsense2,
-                                            recording_suffixes, to_millimetres)
+from grasp_seg_ros.realsense.device import (FilterConfig, LiveSource, PlaybackSource,
+                                            RealSenseError, SourceConfig, import_pyrealsense2,
+                                            open_source, recording_suffixes, to_millimetres)
 from grasp_seg_ros.realsense.recording import write_recording
 
 INTR = CameraIntrinsics(fx=386.25, fy=385.5, cx=321.75, cy=238.5, width=64, height=48)
@@ -39,7 +41,7 @@ def recording(tmp_path_factory):
 
 
 def play(path, **kwargs):
-    with RealSenseSource(SourceConfig(playback_file=path, realtime=False, **kwargs)) as src:
+    with open_source(SourceConfig(playback_file=path, realtime=False, **kwargs)) as src:
         return list(src.frames())
 
 
@@ -62,15 +64,15 @@ def test_playback_gives_every_frame_in_millimetres_with_intrinsics(recording):
 def test_realtime_playback_ends_by_itself(tmp_path):
     path = tmp_path / "paced.db3"
     write_recording(path, frames(6), INTR, fps=30, paced=True)
-    with RealSenseSource(SourceConfig(playback_file=path, realtime=True)) as src:
+    with open_source(SourceConfig(playback_file=path, realtime=True)) as src:
         got = list(src.frames())
         assert src.finished()
     assert 1 <= len(got) <= 6
 
 
 def test_loop_replays_past_the_end(recording):
-    with RealSenseSource(SourceConfig(playback_file=recording, realtime=False,
-                                      loop=True)) as src:
+    with open_source(SourceConfig(playback_file=recording, realtime=False,
+                                  loop=True)) as src:
         numbers = []
         for frame in src.frames():
             numbers.append(frame.frame_number)
@@ -101,10 +103,15 @@ def test_hole_filling_fills_the_hole(recording):
     assert np.all(frame.depth_mm[10:20, 10:20] > 0)
 
 
+def test_the_config_picks_the_source():
+    assert type(open_source(SourceConfig(playback_file=Path("x.db3")))) is PlaybackSource
+    assert type(open_source(SourceConfig(serial="1"))) is LiveSource
+
+
 def test_missing_recording_names_the_file(tmp_path):
     missing = tmp_path / "nothing_here.db3"
     with pytest.raises(RealSenseError, match="nothing_here.db3"):
-        RealSenseSource(SourceConfig(playback_file=missing)).start()
+        open_source(SourceConfig(playback_file=missing)).start()
 
 
 def test_unsupported_recording_format_says_what_is_read(tmp_path):
@@ -112,20 +119,20 @@ def test_unsupported_recording_format_says_what_is_read(tmp_path):
     wrong = tmp_path / ("old.bag" if ".db3" in accepted else "new.db3")
     wrong.write_bytes(b"not a recording")
     with pytest.raises(RealSenseError, match="reads only"):
-        RealSenseSource(SourceConfig(playback_file=wrong)).start()
+        open_source(SourceConfig(playback_file=wrong)).start()
 
 
 def test_corrupt_recording_is_a_clear_error(tmp_path):
     bad = tmp_path / "corrupt.db3"
     bad.write_bytes(b"\x00" * 4096)
     with pytest.raises(RealSenseError, match="corrupt.db3"):
-        RealSenseSource(SourceConfig(playback_file=bad)).start()
+        open_source(SourceConfig(playback_file=bad)).start()
 
 
 def test_missing_device_names_the_serial():
     # no camera is attached to this machine; with one attached, the serial still matches none
     with pytest.raises(RealSenseError, match="123-no-such-serial"):
-        RealSenseSource(SourceConfig(serial="123-no-such-serial")).start()
+        open_source(SourceConfig(serial="123-no-such-serial")).start()
 
 
 def test_filter_config_rejects_bad_values():

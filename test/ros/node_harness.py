@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from visualization_msgs.msg import MarkerArray
 
 from grasp_seg_ros.core.camera import CameraIntrinsics
 from grasp_seg_ros.ros import conversions as conv
+from grasp_seg_ros.ros.processes import DETECTOR_MODULE, start_node, stop_node
 
 INTR = CameraIntrinsics(fx=385.0, fy=385.0, cx=319.5, cy=239.5, width=640, height=480)
 FRAME_ID = "test_depth_optical_frame"
@@ -30,24 +30,20 @@ START_TIMEOUT_S = 90.0  # importing torch and discovery on a loaded 2-core machi
 def start_detector(model: Path, log_path: Path, *extra: str,
                    managed: bool = False) -> subprocess.Popen:
     """The plain node, or with ``managed`` the lifecycle one (grasp_detector_managed)."""
-    args = [sys.executable, "-m", "grasp_seg_ros.ros.detector_node",
-            *(["--managed"] if managed else []), "--ros-args", *extra,
-            "-p", f"model:={model}", "-p", "device:=cpu",
-            "-r", "depth/image_raw:=/test_cam/depth", "-r", "depth/camera_info:=/test_cam/info",
-            "-r", "mask/image_raw:=/test_cam/mask"]
-    return subprocess.Popen(args, stdout=open(log_path, "w"), stderr=subprocess.STDOUT)
+    return start_node(DETECTOR_MODULE,
+                      [*extra, "-p", f"model:={model}", "-p", "device:=cpu",
+                       "-r", "depth/image_raw:=/test_cam/depth",
+                       "-r", "depth/camera_info:=/test_cam/info",
+                       "-r", "mask/image_raw:=/test_cam/mask"],
+                      log_path, args=["--managed"] if managed else [])
 
 
 def stop(proc: subprocess.Popen, sig: int = signal.SIGINT, timeout_s: float = 15.0) -> int:
-    if proc.poll() is None:
-        proc.send_signal(sig)
-        try:
-            return proc.wait(timeout_s)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-            raise AssertionError(f"node did not stop within {timeout_s} s after signal {sig}")
-    return proc.returncode
+    """Stop a node; a node that ignores ``sig`` fails the test (it is killed first)."""
+    code = stop_node(proc, sig, timeout_s)
+    if sig != signal.SIGKILL and code == -signal.SIGKILL:
+        raise AssertionError(f"node did not stop within {timeout_s} s after signal {sig}")
+    return code
 
 
 class Client:
@@ -82,6 +78,7 @@ class Client:
             self.node.create_subscription(typ, topic,
                                           lambda m, k=key: self.received[k].append(m), qos)
         self.sent_stamps: list[tuple[int, int]] = []
+        self._services: dict = {}
 
     def publish(self, depth_m, *, info: bool | CameraInfo = True, encoding: str = "16UC1",
                 image: Image | None = None, stamp=None, mask=None) -> Header:
@@ -117,25 +114,33 @@ class Client:
                 return True
         return False
 
+    def service(self, srv_type, name: str):
+        """A client of one of the node's services, made once and kept: a response can be lost
+        while a new client's response reader is still being matched (rclpy offers no
+        condition to wait on for that), so each client settles once, on first use."""
+        key = (srv_type, name)
+        if key not in self._services:
+            srv = self.node.create_client(srv_type, name)
+            assert srv.wait_for_service(timeout_sec=START_TIMEOUT_S), f"no service {name}"
+            self.spin_until(lambda: False, 0.3)
+            self._services[key] = srv
+        return self._services[key]
+
     def close(self) -> None:
         self.node.destroy_node()
 
 
 def call(client: Client, srv_type, name: str, request, timeout_s: float = 30.0):
     """Call a service of the node and wait for the answer."""
-    srv = client.node.create_client(srv_type, name)
-    assert srv.wait_for_service(timeout_sec=START_TIMEOUT_S), f"no service {name}"
-    future = srv.call_async(request)
+    future = client.service(srv_type, name).call_async(request)
     rclpy.spin_until_future_complete(client.node, future, timeout_sec=timeout_s)
-    client.node.destroy_client(srv)
     assert future.done(), f"{name} did not answer within {timeout_s} s"
     return future.result()
 
 
 def set_parameter(client: Client, name: str, value):
     """Set one parameter through the node's set_parameters service; returns the result."""
-    srv = client.node.create_client(SetParameters, "/grasp_detector/set_parameters")
-    assert srv.wait_for_service(timeout_sec=START_TIMEOUT_S)
+    srv = client.service(SetParameters, "/grasp_detector/set_parameters")
     if isinstance(value, bool):
         pv = ParameterValue(type=ParameterType.PARAMETER_BOOL, bool_value=value)
     elif isinstance(value, list):

@@ -9,7 +9,6 @@ feature moves it somewhere a test can tell apart.
 
 import re
 import signal
-import time
 
 import numpy as np
 import pytest
@@ -82,6 +81,18 @@ def pose_stamps(client) -> set[tuple[int, int]]:
     return {(p.header.stamp.sec, p.header.stamp.nanosec) for p in client.received["pose"]}
 
 
+def idle(client) -> int:
+    """frames_idle of the latest diagnostics: frames an on-demand node let pass."""
+    return int((diagnostics_values(client) or {}).get("frames_idle", 0))
+
+
+def poses_after(client, key: str, first_sent: int) -> list:
+    """Messages on ``key`` whose stamp is a frame sent at index ``first_sent`` or later."""
+    later = set(client.sent_stamps[first_sent:])
+    return [m for m in client.received[key]
+            if (m.header.stamp.sec, m.header.stamp.nanosec) in later]
+
+
 def diagnostics_values(client) -> dict | None:
     for msg in reversed(client.received["diagnostics"]):
         for status in msg.status:
@@ -98,16 +109,14 @@ def test_on_demand_answers_with_a_frame_that_arrived_after_the_request(node, cli
     assert not answer.success and "CameraInfo" in answer.message, answer.message
 
     # frames flow but nobody asks: no grasp is computed
-    assert client.spin_until(
-        lambda: int((diagnostics_values(client) or {}).get("frames_idle", 0)) > 5,
-        START_TIMEOUT_S, publish=lambda: client.publish(depth)), log.read_text()
-    client.spin_until(lambda: False, 2.0, publish=lambda: client.publish(depth))
+    assert client.spin_until(lambda: idle(client) > 5, START_TIMEOUT_S,
+                             publish=lambda: client.publish(depth)), log.read_text()
     assert client.received["pose"] == []
     values = diagnostics_values(client)
     assert values["frames_processed"] == "0" and values["mode"] == "on_demand", values
 
     # three concurrent requests: each answered by a frame stamped after it was made
-    srv = client.node.create_client(Trigger, "/grasp_detector/detect")
+    srv = client.service(Trigger, "/grasp_detector/detect")
     before = max(client.sent_stamps)
     futures = [srv.call_async(Trigger.Request()) for _ in range(3)]
     assert client.spin_until(lambda: all(f.done() for f in futures), 60.0,
@@ -121,7 +130,9 @@ def test_on_demand_answers_with_a_frame_that_arrived_after_the_request(node, cli
         assert client.spin_until(lambda: stamp in pose_stamps(client), 5.0)
         assert re.search(r"grasp at \(.+\) m in 'test_depth_optical_frame'", a.message)
     # after the answers, frames are idle again: at most one grasp per request went out
-    client.spin_until(lambda: False, 3.0, publish=lambda: client.publish(depth))
+    answered_at = idle(client)
+    assert client.spin_until(lambda: idle(client) >= answered_at + 5, 30.0,
+                             publish=lambda: client.publish(depth))
     assert 1 <= len(client.received["pose"]) <= 3
     assert stop(proc) == 0
 
@@ -164,7 +175,7 @@ def test_poses_in_the_target_frame_with_a_pregrasp_inside_the_workspace(node, cl
     np.testing.assert_allclose(rotation(pre), rotation(pose), atol=1e-6)
     # a continuous node serves ~/detect too, each time with a frame that came after the
     # request (not the one in the worker's hands when it was made)
-    srv = client.node.create_client(Trigger, "/grasp_detector/detect")
+    srv = client.service(Trigger, "/grasp_detector/detect")
     for _ in range(5):
         before = max(client.sent_stamps)
         future = srv.call_async(Trigger.Request())
@@ -179,32 +190,31 @@ def test_poses_in_the_target_frame_with_a_pregrasp_inside_the_workspace(node, cl
     for name, value in (("workspace_min_m", lo.tolist()), ("workspace_max_m", hi.tolist()),
                         ("workspace_enabled", True)):
         assert set_parameter(client, name, value).successful
-    n = len(client.received["poses"])
-    assert client.spin_until(lambda: len(client.received["poses"]) >= n + 5, 60.0,
+    first = len(client.sent_stamps)  # frames sent from here on meet the box
+    assert client.spin_until(lambda: len(poses_after(client, "poses", first)) >= 5, 60.0,
                              publish=lambda: client.publish(depth))
-    time.sleep(0.5)  # poses of frames still in flight when the box was set may follow
-    client.spin_until(lambda: False, 1.0, publish=lambda: client.publish(depth))
-    later = client.received["poses"][n + 2:]
-    assert later
-    for msg in later:  # every published grasp, not only the best, lies inside the box
+    for msg in poses_after(client, "poses", first):  # every grasp, not only the best
         for p in msg.poses:
             assert ((position(p) >= lo) & (position(p) <= hi)).all(), position(p)
-    last_optical = client.received["pose_optical"][-1]
-    assert on_box(SHORT, *pixel(last_optical))
+    assert on_box(SHORT, *pixel(poses_after(client, "pose_optical", first)[-1]))
 
     # a box around nothing: no grasp, the reason in the diagnostics, the node keeps going
     assert set_parameter(client, "workspace_max_m", [6.0, 6.0, 6.0]).successful
     assert set_parameter(client, "workspace_min_m", [5.0, 5.0, 5.0]).successful
     bad = set_parameter(client, "workspace_max_m", [4.0, 6.0, 6.0])
     assert not bad.successful and "below its maximum" in bad.reason
-    n = len(client.received["pose"])
-    srv = client.node.create_client(Trigger, "/grasp_detector/detect")
-    future = srv.call_async(Trigger.Request())
-    assert client.spin_until(future.done, 30.0, publish=lambda: client.publish(depth))
-    assert not future.result().success
-    assert "inside the workspace box" in future.result().message
-    client.spin_until(lambda: False, 1.0, publish=lambda: client.publish(depth))
-    assert len(client.received["pose"]) <= n + 2  # at most frames already in flight
+    first = len(client.sent_stamps)
+    answers = []
+    for _ in range(2):  # each answered by a frame sent after the box was set
+        future = srv.call_async(Trigger.Request())
+        assert client.spin_until(future.done, 30.0, publish=lambda: client.publish(depth))
+        answers.append(future.result())
+    for answer in answers:
+        assert not answer.success and "inside the workspace box" in answer.message
+        assert answer_stamp(answer) in client.sent_stamps[first:]
+    # the frames between the two answers were processed: none gave a pose
+    assert poses_after(client, "pose", client.sent_stamps.index(answer_stamp(answers[0]))) \
+        == []
     assert stop(proc) == 0
 
 
@@ -269,20 +279,27 @@ def test_managed_node_works_only_while_active(node, client, tmp_path):
         return call(client, ChangeState, "/grasp_detector/change_state",
                     ChangeState.Request(transition=Transition(id=transition_id))).success
 
+    def subscribed() -> bool:
+        return client.depth_pub.get_subscription_count() > 0
+
     assert change(Transition.TRANSITION_CONFIGURE), log.read_text()
     assert "running ggcnn2" in log.read_text()
-    client.spin_until(lambda: False, 3.0, publish=lambda: client.publish(depth))
-    assert client.received["pose"] == []  # configured, not active: no work
+    # configured, not active: the model is loaded, the depth topic is not subscribed
+    assert call(client, GetState, get_state, GetState.Request()).current_state.label \
+        == "inactive"
+    assert not subscribed() and client.received["pose"] == []
     assert change(Transition.TRANSITION_ACTIVATE)
     assert client.spin_until(lambda: len(client.received["pose"]) >= 3, START_TIMEOUT_S,
                              publish=lambda: client.publish(depth)), log.read_text()
     assert change(Transition.TRANSITION_DEACTIVATE)
-    client.spin_until(lambda: False, 1.0, publish=lambda: client.publish(depth))
-    n = len(client.received["pose"])
-    client.spin_until(lambda: False, 3.0, publish=lambda: client.publish(depth))
-    assert len(client.received["pose"]) == n  # inactive: nothing more
+    first = len(client.sent_stamps)  # the worker has stopped: these frames meet no node
+    assert client.spin_until(lambda: not subscribed(), 30.0,
+                             publish=lambda: client.publish(depth))
     answer = call(client, Trigger, "/grasp_detector/detect", Trigger.Request())
     assert not answer.success and "not active" in answer.message
+    client.spin_until(lambda: len(client.sent_stamps) >= first + 10, 10.0,
+                      publish=lambda: client.publish(depth), period_s=0.05)
+    assert poses_after(client, "pose", first) == []
     assert change(Transition.TRANSITION_CLEANUP)
     assert call(client, GetState, get_state, GetState.Request()).current_state.label \
         == "unconfigured"

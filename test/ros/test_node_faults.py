@@ -116,12 +116,12 @@ def test_stamps_going_backwards(detector, client):
     assert client.spin_until(lambda: "older than the last processed frame" in log.read_text(),
                              20.0, publish=lambda: client.publish(good, stamp=stamp(t - 2)),
                              period_s=0.5)
-    client.spin_until(lambda: False, 1.0)
-    assert t - 2 not in pose_stamps(client)
     # far back: a restarted source (a looping bag) is accepted
     assert client.spin_until(lambda: t - 600 in pose_stamps(client), 30.0,
                              publish=lambda: client.publish(good, stamp=stamp(t - 600)))
     assert "tracking reset" in log.read_text()
+    # one worker, reliable and in order: a pose of the skipped frames would have come first
+    assert t - 2 not in pose_stamps(client)
 
 
 def test_diagnostics_report_state(detector, client):
