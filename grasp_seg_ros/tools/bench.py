@@ -24,6 +24,7 @@ import argparse
 import json
 import logging
 import multiprocessing
+import os
 import resource
 import time
 from pathlib import Path
@@ -163,6 +164,22 @@ def block_ratios(blocks: list[dict], numerator: str, denominator: str) -> list[f
             if numerator in b and denominator in b and b[denominator] > 0]
 
 
+def host() -> dict:
+    """What the numbers were measured on: this project's machines are virtual and land on
+    different processors from one session to the next (an AVX2 AMD EPYC, an AVX-512 Intel
+    Xeon), which moves every absolute time by up to 2x."""
+    cpu = "unknown"
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next((line.split(":", 1)[1].strip() for line in f
+                        if line.startswith("model name")), cpu)
+    except OSError:
+        pass
+    return {"cpu": cpu, "cores": os.cpu_count(),
+            "torch_cpu_capability": torch.backends.cpu.get_cpu_capability(),
+            "torch": torch.__version__}
+
+
 def rss_mb() -> float:
     return psutil.Process().memory_info().rss / 2**20
 
@@ -252,12 +269,15 @@ def main(argv: list[str] | None = None) -> None:
         if spinner is not None:
             spinner.join()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    LOG.info("%s on %s, %s, %d frames, median/p95 ms%s:\n%s\npeak RSS %.0f MB", args.model,
-             args.device, args.precision, args.frames,
-             ", one core busy" if args.busy_core else "", format_table(results), peak)
+    machine = host()
+    LOG.info("%s on %s, %s, %d frames, median/p95 ms%s; host %s (%d cores, torch %s kernels):"
+             "\n%s\npeak RSS %.0f MB", args.model, args.device, args.precision, args.frames,
+             ", one core busy" if args.busy_core else "", machine["cpu"], machine["cores"],
+             machine["torch_cpu_capability"], format_table(results), peak)
     if args.json:
         args.json.write_text(json.dumps(
             {"model": args.model, "device": args.device, "precision": args.precision,
+             "host": machine,
              "busy_core": args.busy_core, "frames": args.frames, "peak_rss_mb": round(peak, 1),
              "results": results}, indent=2))
 
