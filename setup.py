@@ -29,7 +29,7 @@ setup(
     entry_points={
         "console_scripts": [
             "grasp_detector = grasp_seg_ros.ros.detector_node:main",
-            "grasp_detector_managed = grasp_seg_ros.ros.detector_node:main_managed",
+            "grasp_detector_managed = grasp_seg_ros.ros.managed_detector_node:main",
             "sim_camera = grasp_seg_ros.ros.sim_camera_node:main",
             "realsense_camera = grasp_seg_ros.ros.realsense_node:main",
             "grasp-seg = grasp_seg_ros.cli:main",

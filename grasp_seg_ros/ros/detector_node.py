@@ -5,26 +5,23 @@ converted back. Only the latest frame is processed: the depth callback overwrite
 mailbox and a worker thread takes from it, so a slow model drops frames instead of queueing.
 In on_demand mode the callback keeps a frame only while a ~/detect request waits for one.
 
-Two executables: ``grasp_detector`` (configured and active at start) and
-``grasp_detector_managed`` (a lifecycle node that a bring-up tool configures and activates).
+This executable, ``grasp_detector``, is configured and active from the start;
+``grasp_detector_managed`` (ros.managed_detector_node) runs the same work as a lifecycle node.
 """
 
 from __future__ import annotations
 
-import collections
 import re
 import sys
 import threading
 import time
 import traceback
-from dataclasses import dataclass, field
 
 import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from geometry_msgs.msg import PoseArray, PoseStamped
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.callback_groups import ReentrantCallbackGroup
-from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
@@ -36,118 +33,26 @@ from visualization_msgs.msg import MarkerArray
 from grasp_seg_ros.core.draw import draw_grasps
 from grasp_seg_ros.core.errors import (DeviceUnavailable, GraspSegError, InvalidCameraInfo,
                                        InvalidImage, NoGraspFound)
-from grasp_seg_ros.core.grasp import DecodeParams
 from grasp_seg_ros.core.heightmap import HeightMap
-from grasp_seg_ros.core.preprocess import CropSpec
-from grasp_seg_ros.core.selection import Clearance, GraspSelection, RigidTransform, WorkspaceBox
+from grasp_seg_ros.core.selection import RigidTransform
 from grasp_seg_ros.core.stats import FrameStats
-from grasp_seg_ros.inference.backends import DEVICES, PRECISIONS
-from grasp_seg_ros.inference.detector import DetectorConfig, GraspDetector
+from grasp_seg_ros.inference.detector import GraspDetector
 from grasp_seg_ros.ros import conversions as conv
-from grasp_seg_ros.ros.frames import SOURCES as TARGET_SOURCES, TargetFrame
-from grasp_seg_ros.ros.params import ParamSpec as _Param, declare
+from grasp_seg_ros.ros.detector_params import (PARAMETERS, check_values, detector_config,
+                                               grasp_selection)
+from grasp_seg_ros.ros.frames import TargetFrame
+from grasp_seg_ros.ros.params import declare
+from grasp_seg_ros.ros.requests import RequestBoard, StampedBuffer
 from grasp_seg_ros.ros.spin import run_node
-from grasp_seg_ros.core.resources import DEFAULT_MODEL
 
 THROTTLE_S = 5.0
-
-
-PARAMETERS: dict[str, _Param] = {
-    "model": _Param(DEFAULT_MODEL, "model name shipped in models/ or a path to a "
-                                   ".safetensors file", reloads_model=True),
-    "device": _Param("auto", f"compute device, one of {DEVICES}", reloads_model=True),
-    "precision": _Param("fp32", "network arithmetic: fp32, or fp16 (for CUDA; slow on a CPU)",
-                        reloads_model=True),
-    "allow_cpu_fallback": _Param(False, "run on the CPU when the requested GPU is missing "
-                                        "(else start-up fails)", reloads_model=True),
-    "num_threads": _Param(1, "torch CPU threads (process-wide); 0 keeps torch's default",
-                          (0, 64), reloads_model=True),
-    "crop_size": _Param(300, "side of the square cut from the image centre, pixels",
-                        (32, 4096)),
-    "crop_offset_row": _Param(0, "crop offset from the image centre, rows (+ = down)",
-                              (-2048, 2048)),
-    "crop_offset_col": _Param(0, "crop offset from the image centre, columns (+ = right)",
-                              (-2048, 2048)),
-    "depth_scale": _Param(0.0, "metres per depth count; 0 = from the encoding "
-                               "(16UC1: 0.001, 32FC1: 1)", (0.0, 10.0)),
-    "min_depth_m": _Param(0.05, "depths nearer than this are invalid (holes)", (0.0, 100.0)),
-    "max_depth_m": _Param(10.0, "depths further than this are invalid (holes)", (0.01, 1000.0)),
-    "min_valid_fraction": _Param(0.05, "skip frames whose crop has less valid depth than this",
-                                 (0.0, 1.0)),
-    "quality_sigma": _Param(2.0, "Gaussian sigma for the quality map, network pixels",
-                            (0.0, 20.0)),
-    "angle_sigma": _Param(2.0, "Gaussian sigma for the cos/sin angle maps, network pixels",
-                          (0.0, 20.0)),
-    "width_sigma": _Param(1.0, "Gaussian sigma for the width map, network pixels", (0.0, 20.0)),
-    "quality_threshold": _Param(0.1, "minimum filtered quality of a published grasp",
-                                (0.0, 1.0)),
-    "top_k": _Param(5, "grasps published on ~/grasps", (1, 100)),
-    "peak_min_distance": _Param(10, "minimum distance between top-k grasps, network pixels",
-                                (1, 150)),
-    "tracking": _Param(False, "closed loop: prefer the peak nearest the previous grasp"),
-    "publish_maps": _Param(True, "publish ~/quality_map and ~/overlay (only when subscribed)"),
-    "finger_length_m": _Param(0.04, "finger length of the RViz gripper marker", (0.001, 1.0)),
-    "stamp_reset_s": _Param(5.0, "a stamp further back than this is a restart (e.g. a looping "
-                                 "bag): accepted, tracking reset; nearer ones are skipped",
-                            (0.0, 3600.0)),
-    "stats_period_s": _Param(30.0, "log per-stage latency (median/p95) this often; 0 = never",
-                             (0.0, 3600.0), read_only=True),
-    "mode": _Param("continuous", "continuous: detect on every frame; on_demand: only when "
-                                 "~/detect is called (no network work in between)"),
-    "request_timeout_s": _Param(2.0, "~/detect waits at most this long for a new frame's result",
-                                (0.01, 600.0)),
-    "target_frame": _Param("", "express /grasp_pose, ~/grasps and ~/pregrasp in this frame "
-                               "(e.g. base_link); empty = the depth image's optical frame"),
-    "target_transform": _Param("auto", "the camera-to-target transform: tf (tf2_ros, at each "
-                                       "frame's stamp), static (the two parameters below) or "
-                                       "auto (tf when tf2_ros is importable, else static)"),
-    "static_translation_m": _Param([0.0, 0.0, 0.0], "static transform: the optical frame's "
-                                                    "origin in target_frame, metres"),
-    "static_rotation_xyzw": _Param([0.0, 0.0, 0.0, 1.0], "static transform: the optical "
-                                   "frame's orientation in target_frame, quaternion x y z w"),
-    "tf_timeout_s": _Param(0.05, "wait this long for a tf2 transform at a frame's stamp",
-                           (0.0, 10.0)),
-    "workspace_enabled": _Param(False, "drop grasps outside the box workspace_min_m .. "
-                                       "workspace_max_m (before top-k)"),
-    "workspace_min_m": _Param([-1.0, -1.0, -1.0], "workspace box minimum x y z, metres, in "
-                                                  "target_frame (else the optical frame)"),
-    "workspace_max_m": _Param([1.0, 1.0, 3.0], "workspace box maximum x y z, metres"),
-    "use_mask": _Param(False, "only grasp where mask/image_raw (mono8 or 16UC1, the depth "
-                              "image's size and stamp) holds mask_id"),
-    "mask_id": _Param(0, "use_mask: the instance id to grasp; 0 = any non-zero", (0, 65535)),
-    "mask_timeout_s": _Param(0.5, "use_mask: wait this long for a depth frame's mask",
-                             (0.0, 10.0)),
-    "pregrasp_offset_m": _Param(0.1, "~/pregrasp lies this far back along the approach",
-                                (0.0, 2.0)),
-    "clearance_check": _Param(False, "drop grasps whose finger footprints hold seen surface "
-                                     "above the finger reach (README: what it checks)"),
-    "finger_thickness_m": _Param(0.01, "clearance: finger size along the closing direction",
-                                 (0.001, 0.2)),
-    "finger_width_m": _Param(0.02, "clearance: finger size across the closing direction",
-                             (0.001, 0.5)),
-    "finger_reach_m": _Param(0.01, "clearance: how far below the grasp point the finger tips "
-                                   "go", (0.0, 0.5)),
-}
-
-
-MODES = ("continuous", "on_demand")
-
-
-@dataclass
-class _Request:
-    """One ~/detect call: answered by the first frame that arrived after it."""
-
-    after_seq: int
-    done: threading.Event = field(default_factory=threading.Event)
-    success: bool = False
-    message: str = ""
 
 
 def _stamp_ns(header: Header) -> int:
     return header.stamp.sec * 10**9 + header.stamp.nanosec
 
 
-class _Detection:
+class DetectionMixin:
     """The detector node's work, shared by the plain node and the managed (lifecycle) one.
 
     Start-up is three steps: ``_declare`` (parameters), ``_configure`` (check them, load the
@@ -160,11 +65,10 @@ class _Detection:
         self._lock = threading.Lock()
         self._wakeup = threading.Event()
         self._stopping = threading.Event()
-        self._masks_changed = threading.Condition()
-        self._masks: collections.deque[tuple[int, Image]] = collections.deque(maxlen=8)
+        self._masks: StampedBuffer[Image] = StampedBuffer()
         self._worker: threading.Thread | None = None
         self._mailbox: tuple[int, Image] | None = None
-        self._requests: list[_Request] = []
+        self._requests = RequestBoard()
         self._intrinsics = None
         self._detector: GraspDetector | None = None
         self._target: TargetFrame | None = None
@@ -181,7 +85,7 @@ class _Detection:
 
     def _configure(self) -> None:
         values = self._values
-        self._check_values(values)
+        check_values(values)
         self._target = self._make_target(values)
         self._detector = self._build_detector(values)
         self.get_logger().info(f"running {self._detector.metadata_summary}; grasps in "
@@ -229,10 +133,7 @@ class _Detection:
         self._worker = None
         with self._lock:
             self._mailbox = None
-            requests, self._requests = self._requests, []
-        for req in requests:
-            req.message = "the detector was deactivated"
-            req.done.set()
+        self._requests.cancel_all("the detector was deactivated")
 
     def _cleanup(self) -> None:
         for timer in self._timers:
@@ -251,47 +152,6 @@ class _Detection:
         return self._worker is not None
 
     # -- parameters ------------------------------------------------------------------------
-    @staticmethod
-    def _check_values(values: dict) -> None:
-        if values["device"] not in DEVICES and not str(values["device"]).startswith("cuda:"):
-            raise ValueError(f"device must be one of {DEVICES}, got '{values['device']}'")
-        if values["min_depth_m"] >= values["max_depth_m"]:
-            raise ValueError(f"min_depth_m ({values['min_depth_m']}) must be below max_depth_m "
-                             f"({values['max_depth_m']})")
-        if values["precision"] not in PRECISIONS:
-            raise ValueError(f"precision must be one of {PRECISIONS}, got "
-                             f"'{values['precision']}'")
-        if not str(values["model"]).strip():
-            raise ValueError("model must name a shipped model or a .safetensors path")
-        if values["mode"] not in MODES:
-            raise ValueError(f"mode must be one of {MODES}, got '{values['mode']}'")
-        if values["target_transform"] not in TARGET_SOURCES:
-            raise ValueError(f"target_transform must be one of {TARGET_SOURCES}, got "
-                             f"'{values['target_transform']}'")
-        try:
-            RigidTransform.from_translation_quaternion(values["static_translation_m"],
-                                                       values["static_rotation_xyzw"])
-        except ValueError as exc:
-            raise ValueError(f"static_translation_m / static_rotation_xyzw: {exc}") from None
-        try:
-            WorkspaceBox(tuple(values["workspace_min_m"]), tuple(values["workspace_max_m"]))
-        except ValueError as exc:
-            raise ValueError(f"workspace_min_m / workspace_max_m: {exc}") from None
-
-    @staticmethod
-    def _config(values: dict) -> DetectorConfig:
-        return DetectorConfig(
-            crop=CropSpec(crop_size_px=values["crop_size"],
-                          offset_row_px=values["crop_offset_row"],
-                          offset_col_px=values["crop_offset_col"]),
-            decode=DecodeParams(quality_sigma_px=values["quality_sigma"],
-                                angle_sigma_px=values["angle_sigma"],
-                                width_sigma_px=values["width_sigma"],
-                                quality_threshold=values["quality_threshold"],
-                                top_k=values["top_k"],
-                                peak_min_distance_px=values["peak_min_distance"]),
-            min_valid_fraction=values["min_valid_fraction"])
-
     def _make_target(self, values: dict) -> TargetFrame:
         return TargetFrame(self, values["target_frame"], values["target_transform"],
                            values["static_translation_m"], values["static_rotation_xyzw"],
@@ -300,7 +160,7 @@ class _Detection:
     def _build_detector(self, values: dict) -> GraspDetector:
         def build(device: str) -> GraspDetector:
             return GraspDetector(values["model"], device=device,
-                                 num_threads=values["num_threads"], config=self._config(values),
+                                 num_threads=values["num_threads"], config=detector_config(values),
                                  precision=values["precision"])
         try:
             return build(values["device"])
@@ -318,9 +178,9 @@ class _Detection:
         changed = {p.name for p in params if p.name in PARAMETERS}
         detector, target = None, None
         try:
-            self._check_values(values)
+            check_values(values)
             if self._detector is not None:  # configured: apply now
-                self._config(values)
+                detector_config(values)
                 if any(PARAMETERS[n].reloads_model for n in changed):
                     detector = self._build_detector(values)
                 if changed & {"target_frame", "target_transform", "static_translation_m",
@@ -360,9 +220,7 @@ class _Detection:
         self._wakeup.set()
 
     def _on_mask(self, msg: Image) -> None:
-        with self._masks_changed:
-            self._masks.append((_stamp_ns(msg.header), msg))
-            self._masks_changed.notify_all()
+        self._masks.put(_stamp_ns(msg.header), msg)
 
     def _on_detect(self, request: Trigger.Request, response: Trigger.Response
                    ) -> Trigger.Response:
@@ -379,30 +237,15 @@ class _Detection:
                           f"'{self.resolve_topic_name('depth/image_raw')}'")
             else:
                 reason = None
-                req = _Request(after_seq=self.stats.received)
-                self._requests.append(req)
+                req = self._requests.add(after_seq=self.stats.received)
         if reason is not None:
             response.success, response.message = False, reason
-            return response
-        if not req.done.wait(timeout_s):
-            with self._lock:
-                if req in self._requests:
-                    self._requests.remove(req)
-            if not req.done.is_set():
-                response.success = False
-                response.message = f"no new depth frame was processed within {timeout_s} s"
-                return response
-        response.success, response.message = req.success, req.message
+        elif not self._requests.wait(req, timeout_s):
+            response.success = False
+            response.message = f"no new depth frame was processed within {timeout_s} s"
+        else:
+            response.success, response.message = req.success, req.message
         return response
-
-    def _answer(self, seq: int, success: bool, message: str) -> None:
-        """Answer the requests made before frame ``seq`` arrived with its outcome."""
-        with self._lock:
-            answered = [r for r in self._requests if r.after_seq < seq]
-            self._requests = [r for r in self._requests if r.after_seq >= seq]
-        for req in answered:
-            req.success, req.message = success, message
-            req.done.set()
 
     def _work(self) -> None:
         while not self._stopping.is_set():
@@ -411,9 +254,9 @@ class _Detection:
             with self._lock:
                 item, self._mailbox = self._mailbox, None
                 self._wakeup.clear()
-                wanted = self._values["mode"] == "continuous" or any(
-                    item is not None and r.after_seq < item[0] for r in self._requests)
-            if item is None or not wanted:
+                wanted = item is not None and (self._values["mode"] == "continuous"
+                                               or self._requests.wanted(item[0]))
+            if not wanted:
                 continue
             seq, msg = item
             try:
@@ -426,24 +269,16 @@ class _Detection:
                     f"unexpected error on a frame, skipped:\n{traceback.format_exc()}")
                 outcome = (False, f"unexpected error: {exc!r}")
             if outcome is not None:
-                self._answer(seq, *outcome)
+                self._requests.answer(seq, *outcome)
 
     # -- one frame -------------------------------------------------------------------------
     def _mask_for(self, header: Header, shape: tuple[int, int], mask_id: int,
                   timeout_s: float) -> np.ndarray:
         """The boolean object mask of a depth frame (same stamp); raises InvalidImage."""
-        stamp = _stamp_ns(header)
-        deadline = time.monotonic() + timeout_s
-        topic = self.resolve_topic_name("mask/image_raw")
-        with self._masks_changed:
-            while True:
-                msg = next((m for s, m in reversed(self._masks) if s == stamp), None)
-                remaining = deadline - time.monotonic()
-                if msg is not None or remaining <= 0:
-                    break
-                self._masks_changed.wait(remaining)
+        msg = self._masks.get(_stamp_ns(header), timeout_s)
         if msg is None:
-            raise InvalidImage(f"no mask with the depth frame's stamp on '{topic}' within "
+            raise InvalidImage(f"no mask with the depth frame's stamp on "
+                               f"'{self.resolve_topic_name('mask/image_raw')}' within "
                                f"{timeout_s} s")
         ids = conv.image_to_array(msg)
         if ids.ndim != 2 or ids.dtype not in (np.uint8, np.uint16):
@@ -452,21 +287,6 @@ class _Detection:
             raise InvalidImage(f"the mask is {ids.shape[1]}x{ids.shape[0]} but the depth image "
                                f"is {shape[1]}x{shape[0]}")
         return ids != 0 if mask_id == 0 else ids == mask_id
-
-    def _selection(self, values: dict, header: Header, shape: tuple[int, int],
-                   to_target: RigidTransform | None) -> GraspSelection | None:
-        workspace = (WorkspaceBox(tuple(values["workspace_min_m"]),
-                                  tuple(values["workspace_max_m"]))
-                     if values["workspace_enabled"] else None)
-        mask = (self._mask_for(header, shape, values["mask_id"], values["mask_timeout_s"])
-                if values["use_mask"] else None)
-        clearance = (Clearance(values["finger_thickness_m"], values["finger_width_m"],
-                               values["finger_reach_m"])
-                     if values["clearance_check"] else None)
-        if workspace is None and mask is None and clearance is None:
-            return None
-        return GraspSelection(workspace=workspace, to_frame=to_target, mask=mask,
-                              clearance=clearance)
 
     def _process(self, msg: Image) -> tuple[bool, str] | None:
         """Detect on one frame and publish; (success, one line) for ~/detect, or None when
@@ -494,9 +314,11 @@ class _Detection:
                 msg, depth_scale=values["depth_scale"],
                 valid_range_m=(values["min_depth_m"], values["max_depth_m"]))
             to_target = target.lookup(header)
-            selection = self._selection(values, header, depth_m.shape, to_target)
+            mask = (self._mask_for(header, depth_m.shape, values["mask_id"],
+                                   values["mask_timeout_s"]) if values["use_mask"] else None)
+            selection = grasp_selection(values, mask, to_target)
             t1 = time.perf_counter()
-            det = detector.detect(depth_m, intrinsics, config=self._config(values),
+            det = detector.detect(depth_m, intrinsics, config=detector_config(values),
                                   selection=selection, previous_px=previous_px)
         except NoGraspFound as exc:
             self.stats.count("no_grasp")
@@ -604,7 +426,7 @@ class _Detection:
             self.get_logger().info(line)
 
 
-class GraspDetectorNode(_Detection, Node):
+class GraspDetectorNode(DetectionMixin, Node):
     """Subscribes ``depth/image_raw``, ``depth/camera_info`` (and ``mask/image_raw``);
     publishes ``/grasp_pose``; serves ``~/detect``. Configured and active from the start."""
 
@@ -620,48 +442,6 @@ class GraspDetectorNode(_Detection, Node):
         super().destroy_node()
 
 
-class ManagedGraspDetectorNode(_Detection, LifecycleNode):
-    """The same node as a managed (lifecycle) node: configure loads the model and creates the
-    outputs, activate subscribes and starts detecting, deactivate stops all work, cleanup
-    unloads the model."""
-
-    def __init__(self, **kwargs) -> None:
-        LifecycleNode.__init__(self, "grasp_detector", **kwargs)
-        self._declare()
-
-    def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
-        try:
-            self._configure()
-        except (GraspSegError, ValueError) as exc:
-            self.get_logger().error(f"cannot configure: {exc}")
-            self._cleanup()
-            return TransitionCallbackReturn.FAILURE
-        return TransitionCallbackReturn.SUCCESS
-
-    def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
-        self._activate()
-        self.get_logger().info("active: detecting")
-        return super().on_activate(state)
-
-    def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
-        self._deactivate()
-        self.get_logger().info("inactive: not subscribed, no work")
-        return super().on_deactivate(state)
-
-    def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
-        self._cleanup()
-        return TransitionCallbackReturn.SUCCESS
-
-    def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
-        self._deactivate()
-        self._cleanup()
-        return TransitionCallbackReturn.SUCCESS
-
-    def destroy_node(self) -> None:
-        self._deactivate()
-        super().destroy_node()
-
-
 #: threads of the executor: the callbacks, and ~/detect requests waiting for a frame
 EXECUTOR_THREADS = 4
 
@@ -671,10 +451,5 @@ def main(args: list[str] | None = None) -> int:
     return run_node("grasp_detector", GraspDetectorNode, args, threads=EXECUTOR_THREADS)
 
 
-def main_managed(args: list[str] | None = None) -> int:
-    """Entry point of grasp_detector_managed: the lifecycle node, waiting to be configured."""
-    return run_node("grasp_detector", ManagedGraspDetectorNode, args, threads=EXECUTOR_THREADS)
-
-
 if __name__ == "__main__":
-    sys.exit(main_managed() if "--managed" in sys.argv else main())
+    sys.exit(main())

@@ -14,6 +14,7 @@ from typing import Iterator, Sequence
 from grasp_seg_ros.core.resources import share_dir
 
 DETECTOR_MODULE = "grasp_seg_ros.ros.detector_node"
+MANAGED_DETECTOR_MODULE = "grasp_seg_ros.ros.managed_detector_node"
 
 
 def ros_env() -> dict[str, str]:

@@ -15,7 +15,7 @@ from grasp_seg_ros.core.depth import depth_from_buffer
 from grasp_seg_ros.core.errors import GraspSegError
 from grasp_seg_ros.core.grasp import DecodeParams, OutputScaling
 from grasp_seg_ros.core.preprocess import CropSpec, InputNormalisation, preprocess
-from grasp_seg_ros.inference.detector import decode
+from grasp_seg_ros.inference.decoding import decode
 
 MAP_PX = 24  # small network maps keep 10,000 examples fast; the code is size-agnostic
 SPECIAL = [0.0, -0.0, 1.0, -1.0, np.nan, np.inf, -np.inf, 1e-30, 3e38, -3e38, 65535.0]

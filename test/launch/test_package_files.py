@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from grasp_seg_ros.ros.detector_node import PARAMETERS
+from grasp_seg_ros.ros.detector_params import PARAMETERS
 
 ROOT = Path(__file__).resolve().parents[2]
 

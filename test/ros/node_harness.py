@@ -20,7 +20,8 @@ from visualization_msgs.msg import MarkerArray
 
 from grasp_seg_ros.core.camera import CameraIntrinsics
 from grasp_seg_ros.ros import conversions as conv
-from grasp_seg_ros.ros.processes import DETECTOR_MODULE, start_node, stop_node
+from grasp_seg_ros.ros.processes import (DETECTOR_MODULE, MANAGED_DETECTOR_MODULE, start_node,
+                                         stop_node)
 
 INTR = CameraIntrinsics(fx=385.0, fy=385.0, cx=319.5, cy=239.5, width=640, height=480)
 FRAME_ID = "test_depth_optical_frame"
@@ -30,12 +31,12 @@ START_TIMEOUT_S = 90.0  # importing torch and discovery on a loaded 2-core machi
 def start_detector(model: Path, log_path: Path, *extra: str,
                    managed: bool = False) -> subprocess.Popen:
     """The plain node, or with ``managed`` the lifecycle one (grasp_detector_managed)."""
-    return start_node(DETECTOR_MODULE,
+    return start_node(MANAGED_DETECTOR_MODULE if managed else DETECTOR_MODULE,
                       [*extra, "-p", f"model:={model}", "-p", "device:=cpu",
                        "-r", "depth/image_raw:=/test_cam/depth",
                        "-r", "depth/camera_info:=/test_cam/info",
                        "-r", "mask/image_raw:=/test_cam/mask"],
-                      log_path, args=["--managed"] if managed else [])
+                      log_path)
 
 
 def stop(proc: subprocess.Popen, sig: int = signal.SIGINT, timeout_s: float = 15.0) -> int:

@@ -24,3 +24,17 @@ def test_tf_without_tf2_ros_is_refused_with_the_way_out():
     # auto falls back to the static transform
     assert TargetFrame(None, "base_link", "auto", [0, 0, 0], [0, 0, 0, 1], 0.05).source \
         == "static"
+
+
+def test_the_parameters_build_the_selection_they_describe():
+    from grasp_seg_ros.ros.detector_params import PARAMETERS, check_values, grasp_selection
+    values = {name: spec.default for name, spec in PARAMETERS.items()}
+    check_values(values)
+    assert grasp_selection(values, None, None) is None  # the defaults restrict nothing
+    values.update(workspace_enabled=True, clearance_check=True, finger_reach_m=0.02)
+    selection = grasp_selection(values, np.ones((4, 4), bool), None)
+    assert selection.workspace.max_m == (1.0, 1.0, 3.0) and selection.mask.shape == (4, 4)
+    assert selection.clearance.reach_m == 0.02
+    values["workspace_min_m"] = [0.0, 0.0, 5.0]
+    with pytest.raises(ValueError, match="workspace_min_m"):
+        check_values(values)

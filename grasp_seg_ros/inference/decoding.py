@@ -1,0 +1,63 @@
+"""Raw network maps -> filtered maps and grasp poses, for either input kind (depth crop or
+height map), with an optional allowed region and per-grasp test (inference.detector's
+selection)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Callable
+
+import numpy as np
+
+from grasp_seg_ros.core.camera import CameraIntrinsics
+from grasp_seg_ros.core.errors import NoGraspFound
+from grasp_seg_ros.core.grasp import (DecodeParams, Grasp2D, GraspMaps, OutputScaling,
+                                      detect_grasps, maps_from_raw)
+from grasp_seg_ros.core.heightmap import HeightMap
+from grasp_seg_ros.core.pose import GraspPose, grasp_to_pose
+from grasp_seg_ros.core.preprocess import Preprocessed
+
+#: with a per-grasp test (clearance), this many times top_k candidates are decoded and
+#: tested, best first, until top_k pass
+CANDIDATE_FACTOR = 4
+
+
+def decode(raw: np.ndarray, pre: Preprocessed | HeightMap, intrinsics: CameraIntrinsics,
+           scaling: OutputScaling, params: DecodeParams,
+           previous_px: tuple[float, float] | None = None, *,
+           allowed: np.ndarray | None = None,
+           accept: Callable[[GraspPose], bool] | None = None,
+           ) -> tuple[GraspMaps, list[GraspPose]]:
+    """Raw network maps (either head kind) -> filtered maps and grasp poses, best first.
+
+    ``allowed`` ((S, S) bool) zeroes the quality outside it before peaks are picked (the
+    published quality map shows it); ``accept`` drops single grasps, tested best first until
+    ``params.top_k`` pass. Poses with any non-finite value are dropped (a corrupt model
+    answering NaN must never reach /grasp_pose); raises NoGraspFound when nothing is left.
+    """
+    maps = maps_from_raw(raw, scaling, params)
+    if allowed is not None:
+        maps = replace(maps, quality=np.where(allowed, maps.quality, np.float32(0.0)))
+    pool = params if accept is None else replace(params, top_k=params.top_k * CANDIDATE_FACTOR)
+    grasps_2d = [g for g in detect_grasps(maps, pool, previous_px)
+                 if np.isfinite([g.angle_rad, g.width_px, g.quality]).all()]
+    if isinstance(pre, HeightMap):
+        def to_pose(g: Grasp2D) -> GraspPose:
+            return pre.grid.grasp_pose(g, pre.height_m, intrinsics)
+    else:
+        def to_pose(g: Grasp2D) -> GraspPose:
+            return grasp_to_pose(g, pre.depth_m, pre.crop, intrinsics)
+    poses = [p for p in map(to_pose, grasps_2d) if p.is_finite()]
+    if not poses:
+        raise NoGraspFound("every candidate grasp had non-finite values")
+    if accept is not None:
+        passed = []
+        for pose in poses:
+            if accept(pose):
+                passed.append(pose)
+                if len(passed) >= params.top_k:
+                    break
+        if not passed:
+            raise NoGraspFound(f"all {len(poses)} candidate grasps failed the clearance test")
+        poses = passed
+    return maps, poses
