@@ -111,7 +111,7 @@ def budget_sets(row: dict, config: dict) -> list[str]:
 def train_row(row: dict, config: dict, out: Path, weights_of: dict[str, Path]) -> Path:
     """The row's weight file: the one it names, or its recipe trained (resumed) under out."""
     from grasp_seg_ros.core.resources import resolve_model
-    from grasp_seg_ros.training.run import load_recipe, train
+    from grasp_seg_ros.training.run import RunSource, load_recipe, train
     if row.get("predictor"):
         return Path(row["predictor"])  # not a file: a network-free predictor's name
     if row.get("weights"):
@@ -125,8 +125,6 @@ def train_row(row: dict, config: dict, out: Path, weights_of: dict[str, Path]) -
         teacher_path = weights_of[teacher[1:]] if teacher.startswith("@") else teacher
         sets.append(f"distill.teacher={teacher_path}")
     recipe = load_recipe(Path(row["recipe"]), sets)
-    recipe["_recipe_path"] = str(row["recipe"])
-    recipe["_sets"] = sets
     weights = run_dir / "model.safetensors"
     state = run_dir / "checkpoint.pt"
     done = weights.is_file() and state.is_file() and int(torch.load(
@@ -135,7 +133,7 @@ def train_row(row: dict, config: dict, out: Path, weights_of: dict[str, Path]) -
         LOG.info("%s: trained already (%s)", row["id"], weights)
     else:
         LOG.info("%s: training %s with %s", row["id"], row["recipe"], " ".join(sets))
-        train(recipe, run_dir)
+        train(recipe, run_dir, RunSource(str(row["recipe"]), tuple(sets)))
     return weights
 
 

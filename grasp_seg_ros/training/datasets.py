@@ -19,7 +19,6 @@ from functools import partial
 from pathlib import Path
 from typing import Callable, Sequence
 
-import cv2
 import numpy as np
 
 from grasp_seg_ros.core.cornell import CornellSample, find_cornell_samples
@@ -28,6 +27,7 @@ from grasp_seg_ros.core.jacquard import find_samples, read_depth, read_grasps
 from grasp_seg_ros.core.preprocess import (NETWORK_SIZE_PX, CropSpec, InputNormalisation,
                                            preprocess)
 from grasp_seg_ros.core.rectangles import GraspRectangle, draw_training_maps
+from grasp_seg_ros.training.augmentation import Augmentation, augment_sample
 
 LOG = logging.getLogger(__name__)
 
@@ -125,54 +125,6 @@ def split_samples(samples: Sequence[DepthSample], *, how: str, test_fraction: fl
 
 
 @dataclass(frozen=True)
-class Augmentation:
-    """Random changes for training: rotation, zoom, flips, depth noise and holes."""
-
-    rotation_deg: float = 180.0       # uniform in +-rotation_deg about the crop centre
-    zoom: tuple[float, float] = (0.8, 1.0)  # crop size factor (smaller = zoom in)
-    max_shift_px: int = 30            # crop centre offset
-    flip: bool = True                 # horizontal and vertical, each with p = 0.5
-    noise_m: float = 0.002            # std of Gaussian depth noise
-    holes: int = 4                    # up to this many elliptic holes
-    hole_size_px: tuple[int, int] = (3, 15)
-
-
-def rotate_sample(depth: np.ndarray, rects: list[GraspRectangle], centre_rc: tuple[float, float],
-                  angle_rad: float) -> tuple[np.ndarray, list[GraspRectangle]]:
-    """Rotate the image content counter-clockwise (on screen) about centre_rc; holes stay NaN."""
-    h, w = depth.shape
-    m = cv2.getRotationMatrix2D((float(centre_rc[1]), float(centre_rc[0])),
-                                float(np.degrees(angle_rad)), 1.0)
-    holes = ~np.isfinite(depth)
-    filled = np.where(holes, 0.0, depth).astype(np.float32)
-    out = cv2.warpAffine(filled, m, (w, h), flags=cv2.INTER_NEAREST,
-                         borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)
-    out_holes = cv2.warpAffine(holes.astype(np.uint8), m, (w, h), flags=cv2.INTER_NEAREST,
-                               borderMode=cv2.BORDER_CONSTANT, borderValue=1)
-    out[out_holes.astype(bool)] = np.nan
-    new_rects = []
-    for r in rects:
-        col, row = m @ np.array([r.col, r.row, 1.0])
-        a = (r.angle_rad + angle_rad + np.pi / 2) % np.pi - np.pi / 2
-        new_rects.append(GraspRectangle(float(row), float(col), float(a), r.opening_px,
-                                        r.jaw_px))
-    return out, new_rects
-
-
-def flip_sample(depth: np.ndarray, rects: list[GraspRectangle], *,
-                horizontal: bool) -> tuple[np.ndarray, list[GraspRectangle]]:
-    """Mirror left-right (horizontal) or top-bottom; a mirror negates every angle."""
-    h, w = depth.shape
-    out = depth[:, ::-1] if horizontal else depth[::-1, :]
-    new = []
-    for r in rects:
-        row, col = (r.row, w - 1 - r.col) if horizontal else (h - 1 - r.row, r.col)
-        a = (-r.angle_rad + np.pi / 2) % np.pi - np.pi / 2
-        new.append(GraspRectangle(row, col, float(a), r.opening_px, r.jaw_px))
-    return np.ascontiguousarray(out), new
-
-
-@dataclass(frozen=True)
 class SampleConfig:
     """How a sample becomes tensors: the node's crop and normalisation, the width scaling."""
 
@@ -212,25 +164,8 @@ class GraspDataset:
         aug = self.augmentation
         if aug is not None:
             rng = np.random.default_rng([self.seed, self.epoch, index])
-            angle = float(rng.uniform(-1, 1) * np.radians(aug.rotation_deg))
-            depth, rects = rotate_sample(depth, rects, centre, angle)
-            if aug.flip and rng.random() < 0.5:
-                depth, rects = flip_sample(depth, rects, horizontal=True)
-                centre = (centre[0], depth.shape[1] - 1 - centre[1])
-            if aug.flip and rng.random() < 0.5:
-                depth, rects = flip_sample(depth, rects, horizontal=False)
-                centre = (depth.shape[0] - 1 - centre[0], centre[1])
-            crop_size = int(round(crop_size * rng.uniform(*aug.zoom)))
-            shift = rng.integers(-aug.max_shift_px, aug.max_shift_px, size=2, endpoint=True)
-            centre = (centre[0] + shift[0], centre[1] + shift[1])
-            depth = depth + rng.normal(0.0, aug.noise_m, depth.shape).astype(np.float32)
-            for _ in range(int(rng.integers(0, aug.holes, endpoint=True))):
-                axes = rng.integers(*aug.hole_size_px, size=2, endpoint=True)
-                c = (int(rng.integers(0, depth.shape[1])), int(rng.integers(0, depth.shape[0])))
-                mask = np.zeros(depth.shape, np.uint8)
-                cv2.ellipse(mask, c, (int(axes[0]), int(axes[1])),
-                            float(rng.uniform(0, 180)), 0, 360, 1, -1)
-                depth[mask.astype(bool)] = np.nan
+            depth, rects, centre, crop_size = augment_sample(depth, rects, centre, crop_size,
+                                                             aug, rng)
         spec = self._crop_spec(depth.shape, centre, crop_size)
         pre = preprocess(depth, spec, cfg.normalisation, min_valid_fraction=0.0)
         crop = pre.crop

@@ -37,6 +37,7 @@ from grasp_seg_ros.core.jacquard import (GradedRectangle, find_samples, read_dep
                                          read_graded)
 from grasp_seg_ros.core.preprocess import InputNormalisation
 from grasp_seg_ros.core.rectangles import GraspRectangle, draw_training_maps
+from grasp_seg_ros.training.augmentation import GridAugmentation, grid_move
 from grasp_seg_ros.training.datasets import DepthSample
 
 LOG = logging.getLogger(__name__)
@@ -151,15 +152,6 @@ def draw_bin_targets(labels: Sequence[GridLabel], size: int, bins: int,
 
 
 @dataclass(frozen=True)
-class GridAugmentation:
-    """Moves of the grid before rendering (training only)."""
-
-    rotation_deg: float = 180.0   #: uniform turn about the plane's normal, +-
-    mirror: bool = True           #: columns reversed with p = 0.5
-    max_shift_px: int = 20        #: grid centre moved by up to this many cells
-
-
-@dataclass(frozen=True)
 class HeightMapConfig:
     spec: HeightMapSpec = HeightMapSpec()
     angle_bins: int = 12
@@ -196,11 +188,7 @@ class HeightMapDataset:
         aug = self.augmentation
         if aug is not None:
             rng = np.random.default_rng([self.seed, self.epoch, index])
-            grid = hm.grid.moved(
-                shift_px=tuple(rng.integers(-aug.max_shift_px, aug.max_shift_px, 2,
-                                            endpoint=True).astype(float)),
-                rotation_rad=float(rng.uniform(-1, 1) * np.radians(aug.rotation_deg)),
-                mirror=bool(aug.mirror and rng.random() < 0.5))
+            grid = hm.grid.moved(**grid_move(aug, rng))
             hm = make_height_map(frame.depth_m, frame.intrinsics, cfg.spec, plane=hm.plane,
                                  grid=grid, min_valid_fraction=0.0)
         labels = labels_in_grid(frame, hm.grid)

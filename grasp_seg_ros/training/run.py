@@ -21,7 +21,7 @@ import math
 import os
 import subprocess
 import time
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,16 +29,16 @@ import numpy as np
 import torch
 import torch.distributed as dist
 import yaml
-from tqdm import tqdm
 
 from grasp_seg_ros.nets import get_model
 from grasp_seg_ros.nets.weights import ModelMetadata, save_weights
 from grasp_seg_ros.core.grasp import OutputScaling, maps_from_raw
 from grasp_seg_ros.core.heightmap import HeightMapSpec
-from grasp_seg_ros.training.datasets import (Augmentation, GraspDataset, SampleConfig,
-                                             load_samples, split_samples)
-from grasp_seg_ros.training.height_maps import (GridAugmentation, HeightMapConfig,
-                                                HeightMapDataset, graded_samples)
+from grasp_seg_ros.training.augmentation import Augmentation, GridAugmentation
+from grasp_seg_ros.training.datasets import (GraspDataset, SampleConfig, load_samples,
+                                             split_samples)
+from grasp_seg_ros.training.height_maps import HeightMapConfig, HeightMapDataset, graded_samples
+from grasp_seg_ros.training.loop import load_checkpoint, save_checkpoint, train_epoch
 from grasp_seg_ros.training.losses import Distiller, model_losses, total_loss
 from grasp_seg_ros.training.metric import rectangle_metric
 from grasp_seg_ros.training.model_card import write_model_card
@@ -345,7 +345,19 @@ def plot_predictions(model, dataset: GraspDataset | HeightMapDataset, indices: l
     plt.close(fig)
 
 
-def train(recipe: dict, out: Path) -> dict:
+@dataclass(frozen=True)
+class RunSource:
+    """Where a run's recipe came from: the command that reproduces it is built from this."""
+
+    recipe_path: str = "<defaults>"
+    sets: tuple[str, ...] = ()
+
+    def command(self) -> str:
+        return " ".join([f"grasp-seg train --recipe {self.recipe_path}",
+                         *(f"--set {item}" for item in self.sets)])
+
+
+def train(recipe: dict, out: Path, source: RunSource = RunSource()) -> dict:
     ddp = Distributed()
     t = recipe["train"]
     if t["threads"]:
@@ -387,18 +399,14 @@ def train(recipe: dict, out: Path) -> dict:
     sched = make_schedule(opt, t, t["epochs"] * steps)
     out.mkdir(parents=True, exist_ok=True)
     ckpt = out / "checkpoint.pt"
+    extra = ({"adapter": distiller.adapter}
+             if distiller is not None and distiller.adapter is not None else {})
     history: list[dict] = []
     start_epoch = 0
     if ckpt.is_file():
-        state = torch.load(ckpt, map_location=ddp.device, weights_only=True)
-        model.load_state_dict(state["model"])
-        if distiller is not None and distiller.adapter is not None:
-            distiller.adapter.load_state_dict(state["adapter"])
-        opt.load_state_dict(state["optimizer"])
-        sched.load_state_dict(state["scheduler"])
-        start_epoch, history = int(state["epoch"]), list(state["history"])
-        torch.set_rng_state(state["torch_rng"])
-        LOG.info("resumed from %s after epoch %d", ckpt, start_epoch)
+        start_epoch, history = load_checkpoint(ckpt, model=model, optimizer=opt,
+                                               scheduler=sched, extra=extra,
+                                               map_location=ddp.device)
     writer = None
     if ddp.main:
         (out / "recipe.yaml").write_text(yaml.safe_dump(
@@ -414,6 +422,16 @@ def train(recipe: dict, out: Path) -> dict:
                  steps, t["epochs"], ddp.world)
     plot_idx = list(range(min(recipe["eval"]["plot_images"], len(val_set))))
     t_start = time.perf_counter()
+
+    def batches():
+        for x, y, _ in loader:
+            yield x.to(ddp.device, non_blocking=True), y.to(ddp.device, non_blocking=True)
+
+    def loss_fn(x, y):
+        outputs = net(x)
+        return distiller.losses(outputs, x, y) if distiller is not None \
+            else model_losses(outputs, y, aux_weight=t["aux_weight"])
+
     for epoch in range(start_epoch, t["epochs"]):
         net.train()
         train_set.epoch = epoch
@@ -421,35 +439,14 @@ def train(recipe: dict, out: Path) -> dict:
             sampler.set_epoch(epoch)
         if sampler is None:
             loader.generator.manual_seed(t["seed"] * 1000 + epoch)
-        sums: dict[str, float] = {}
-        t0 = time.perf_counter()
-        bar = tqdm(total=steps, desc=f"epoch {epoch + 1}/{t['epochs']}", leave=False,
-                   disable=not ddp.main)
-        for step, (x, y, _) in enumerate(loader):
-            if step >= steps:
-                break
-            x, y = x.to(ddp.device, non_blocking=True), y.to(ddp.device, non_blocking=True)
-            outputs = net(x)
-            losses = distiller.losses(outputs, x, y) if distiller is not None \
-                else model_losses(outputs, y, aux_weight=t["aux_weight"])
-            loss = total_loss(losses)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            if t["grad_clip"]:
-                torch.nn.utils.clip_grad_norm_(
-                    [p for g in opt.param_groups for p in g["params"]], t["grad_clip"])
-            opt.step()
-            sched.step()
-            for k, v in losses.items():
-                sums[k] = sums.get(k, 0.0) + v.item()
-            bar.update()
-            bar.set_postfix(loss=f"{loss.item():.4f}")
-        bar.close()
-        record = ddp.mean({k: v / steps for k, v in sums.items()})
-        record["loss"] = sum(record.values())
+        record = train_epoch(batches(), steps=steps, loss_fn=loss_fn, optimizer=opt,
+                             scheduler=sched, grad_clip=t["grad_clip"],
+                             desc=f"epoch {epoch + 1}/{t['epochs']}", show=ddp.main)
+        seconds = record.pop("seconds")
+        record = ddp.mean(record)
         record["epoch"] = epoch + 1
         record["lr"] = opt.param_groups[0]["lr"]
-        record["seconds"] = time.perf_counter() - t0
+        record["seconds"] = seconds
         if ddp.main:
             val_losses = validation_loss(model, val_set, ddp.device)
             record["val_loss"] = val_losses
@@ -468,17 +465,13 @@ def train(recipe: dict, out: Path) -> dict:
             plot_losses(history, out / "losses.png")
             plot_predictions(model, val_set, plot_idx,
                              out / "predictions" / f"epoch_{epoch + 1:03d}.png", ddp.device)
-            torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(),
-                        "scheduler": sched.state_dict(), "epoch": epoch + 1,
-                        "history": history, "torch_rng": torch.get_rng_state(),
-                        **({"adapter": distiller.adapter.state_dict()}
-                           if distiller is not None and distiller.adapter is not None
-                           else {})}, ckpt)
+            save_checkpoint(ckpt, model=model, optimizer=opt, scheduler=sched,
+                            epoch=epoch + 1, history=history, extra=extra)
         ddp.barrier()
     result = {}
     if ddp.main:
         result = finish(recipe, out, model, history, test_set, ddp,
-                        time.perf_counter() - t_start, len(train_set), len(val_set))
+                        time.perf_counter() - t_start, len(train_set), len(val_set), source)
     ddp.barrier()
     ddp.close()
     return result
@@ -505,7 +498,8 @@ def write_csv(path: Path, history: list[dict]) -> None:
         w.writerows(history)
 
 
-def finish(recipe, out, model, history, test_set, ddp, seconds, n_train, n_val) -> dict:
+def finish(recipe, out, model, history, test_set, ddp, seconds, n_train, n_val,
+           source: RunSource) -> dict:
     metrics: dict[str, Any] = {}
     if history:
         last = history[-1]
@@ -523,8 +517,7 @@ def finish(recipe, out, model, history, test_set, ddp, seconds, n_train, n_val) 
         height_map = sample_cfg.spec
     else:
         sample_cfg = test_set.config if test_set is not None else SampleConfig()
-    command = " ".join([f"grasp-seg train --recipe {recipe.get('_recipe_path', '<recipe>')}",
-                        *(f"--set {item}" for item in recipe.get("_sets", []))])
+    command = source.command()
     arch_kwargs = {k: v for k, v in model_kwargs(recipe).items() if k != "trunk_weights"}
     training_extra = {}
     if recipe["distill"]["teacher"]:
@@ -578,12 +571,11 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(name)s[%(process)d]: %(message)s")
     recipe = load_recipe(args.recipe, args.set)
-    recipe["_recipe_path"] = str(args.recipe) if args.recipe else "<defaults>"
-    recipe["_sets"] = list(args.set)
     out = args.out or _expand(recipe["out"])
     if not math.isfinite(float(recipe["train"]["lr"])):
         raise ValueError("train.lr must be finite")
-    train(recipe, out)
+    train(recipe, out, RunSource(str(args.recipe) if args.recipe else "<defaults>",
+                                 tuple(args.set)))
     return 0
 
 

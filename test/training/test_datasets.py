@@ -7,9 +7,9 @@ from grasp_seg_ros.core.cornell import (find_cornell_samples, pcd_to_depth,
                                         read_cornell_rectangles)
 from grasp_seg_ros.core.rectangles import GraspRectangle, draw_training_maps
 from grasp_seg_ros.core.grasp import OutputScaling
-from grasp_seg_ros.training.datasets import (Augmentation, DepthSample, GraspDataset,
-                                             SampleConfig, flip_sample, load_samples,
-                                             rotate_sample, split_samples)
+from grasp_seg_ros.training.augmentation import Augmentation, flip_sample, rotate_sample
+from grasp_seg_ros.training.datasets import (DepthSample, GraspDataset, SampleConfig,
+                                             load_samples, split_samples)
 from tiny_data import make_jacquard, write_cornell_cloud, write_cornell_rects
 
 

@@ -119,6 +119,6 @@ def test_distilled_run_records_its_teacher(tmp_path):
     assert meta.training["feature_weight"] == 0.1
     # the adapter is saved with the checkpoint, so a resumed run continues it
     state = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)
-    assert state["adapter"]["weight"].shape == (2048, 512, 1, 1)
+    assert state["extra"]["adapter"]["weight"].shape == (2048, 512, 1, 1)
     history = __import__("json").loads((tmp_path / "run" / "metrics.json").read_text())
     assert "kd_features" in history["history"][0]

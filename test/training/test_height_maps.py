@@ -16,9 +16,9 @@ from grasp_seg_ros.sim.camera import camera_model
 from grasp_seg_ros.sim.dataset import GenerateJob, generate_scene
 from grasp_seg_ros.sim.scene import SceneConfig
 from grasp_seg_ros.sim.trials import GradeConfig
-from grasp_seg_ros.training.height_maps import (GridAugmentation, HeightMapConfig,
-                                                HeightMapDataset, draw_bin_targets,
-                                                graded_samples, labels_in_grid)
+from grasp_seg_ros.training.augmentation import GridAugmentation
+from grasp_seg_ros.training.height_maps import (HeightMapConfig, HeightMapDataset,
+                                                draw_bin_targets, graded_samples, labels_in_grid)
 from grasp_seg_ros.training.losses import binned_map_losses, map_losses
 from grasp_seg_ros.training.run import load_recipe, train
 

@@ -134,3 +134,24 @@ def test_model_card_command_halves_a_file_and_records_notes(tmp_path):
     bad = subprocess.run([sys.executable, "-m", "grasp_seg_ros.training.model_card", str(path),
                           "--note", "no equals sign"], capture_output=True, text=True)
     assert bad.returncode == 2 and "KEY=TEXT" in bad.stderr
+
+
+def test_a_checkpoint_of_another_layout_is_refused_with_the_way_out(tmp_path):
+    import torch
+
+    from grasp_seg_ros.training.loop import load_checkpoint, save_checkpoint
+    model = torch.nn.Linear(2, 2)
+    opt = torch.optim.Adam(model.parameters())
+    path = tmp_path / "checkpoint.pt"
+    save_checkpoint(path, model=model, optimizer=opt, scheduler=None, epoch=3,
+                    history=[{"loss": 1.0}])
+    fresh = torch.nn.Linear(2, 2)
+    epoch, history = load_checkpoint(path, model=fresh,
+                                     optimizer=torch.optim.Adam(fresh.parameters()),
+                                     scheduler=None)
+    assert epoch == 3 and history == [{"loss": 1.0}]
+    assert torch.equal(fresh.weight, model.weight)
+    torch.save({"model": model.state_dict(), "epoch": 1}, path)  # an older layout
+    with pytest.raises(ValueError, match="delete it"):
+        load_checkpoint(path, model=fresh, optimizer=torch.optim.Adam(fresh.parameters()),
+                        scheduler=None)
