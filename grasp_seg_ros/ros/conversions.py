@@ -86,6 +86,18 @@ def image_to_array(msg: Image) -> np.ndarray:
         else arr.reshape(msg.height, msg.width)
 
 
+def image_to_mask(msg: Image, shape: tuple[int, int], mask_id: int) -> np.ndarray:
+    """An instance-id image (mono8 or 16UC1) -> boolean mask of ``mask_id`` (0: any non-zero
+    id); raises InvalidImage for another encoding or a size other than ``shape``."""
+    ids = image_to_array(msg)
+    if ids.ndim != 2 or ids.dtype not in (np.uint8, np.uint16):
+        raise InvalidImage(f"a mask is mono8 or 16UC1 instance ids, got '{msg.encoding}'")
+    if ids.shape != tuple(shape):
+        raise InvalidImage(f"the mask is {ids.shape[1]}x{ids.shape[0]} but the depth image "
+                           f"is {shape[1]}x{shape[0]}")
+    return ids != 0 if mask_id == 0 else ids == mask_id
+
+
 def camera_info_to_intrinsics(msg: CameraInfo) -> CameraIntrinsics:
     """CameraInfo -> intrinsics and distortion (raises InvalidCameraInfo for an uncalibrated
     K or a distortion it cannot undo)."""

@@ -18,29 +18,25 @@ import time
 import traceback
 
 import numpy as np
-from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-from geometry_msgs.msg import PoseArray, PoseStamped
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.node import Node
 from rclpy.parameter import Parameter
-from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo, Image
-from std_msgs.msg import Float32MultiArray, Header
+from std_msgs.msg import Header
 from std_srvs.srv import Trigger
-from visualization_msgs.msg import MarkerArray
 
-from grasp_seg_ros.core.draw import draw_grasps
 from grasp_seg_ros.core.errors import (DeviceUnavailable, GraspSegError, InvalidCameraInfo,
                                        InvalidImage, NoGraspFound)
 from grasp_seg_ros.core.heightmap import HeightMap
-from grasp_seg_ros.core.selection import RigidTransform
 from grasp_seg_ros.core.stats import FrameStats
 from grasp_seg_ros.inference.detector import GraspDetector
 from grasp_seg_ros.ros import conversions as conv
 from grasp_seg_ros.ros.detector_params import (PARAMETERS, check_values, detector_config,
                                                grasp_selection)
 from grasp_seg_ros.ros.frames import TargetFrame
+from grasp_seg_ros.ros.outputs import DetectionOutputs
 from grasp_seg_ros.ros.params import declare
 from grasp_seg_ros.ros.requests import RequestBoard, StampedBuffer
 from grasp_seg_ros.ros.spin import run_node
@@ -76,7 +72,7 @@ class DetectionMixin:
         self._last_stamp_ns: int | None = None
         self._logged_at: dict[str, float] = {}
         self._inputs: list = []
-        self._outputs: list = []
+        self._out: DetectionOutputs | None = None
         self._timers: list = []
         self.stats = FrameStats()
         self._service_group = ReentrantCallbackGroup()
@@ -90,21 +86,7 @@ class DetectionMixin:
         self._detector = self._build_detector(values)
         self.get_logger().info(f"running {self._detector.metadata_summary}; grasps in "
                                f"{self._target.describe()}; mode {values['mode']}")
-        reliable = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
-        self._pose_pub = self.create_publisher(PoseStamped, "/grasp_pose", reliable)
-        self._poses_pub = self.create_publisher(PoseArray, "~/grasps", reliable)
-        self._pregrasp_pub = self.create_publisher(PoseStamped, "~/pregrasp", reliable)
-        self._optical_pose_pub = self.create_publisher(PoseStamped, "~/grasp_pose_optical",
-                                                       reliable)
-        self._optical_poses_pub = self.create_publisher(PoseArray, "~/grasps_optical", reliable)
-        self._vector_pub = self.create_publisher(Float32MultiArray, "~/grasp", reliable)
-        self._quality_pub = self.create_publisher(Image, "~/quality_map", 1)
-        self._overlay_pub = self.create_publisher(Image, "~/overlay", 1)
-        self._marker_pub = self.create_publisher(MarkerArray, "~/markers", reliable)
-        self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
-        self._outputs = [self._pose_pub, self._poses_pub, self._pregrasp_pub,
-                         self._optical_pose_pub, self._optical_poses_pub, self._vector_pub,
-                         self._quality_pub, self._overlay_pub, self._marker_pub, self._diag_pub]
+        self._out = DetectionOutputs(self)
         self._detect_srv = self.create_service(Trigger, "~/detect", self._on_detect,
                                                callback_group=self._service_group)
         self._timers = [self.create_timer(1.0, self._publish_diagnostics)]
@@ -138,12 +120,13 @@ class DetectionMixin:
     def _cleanup(self) -> None:
         for timer in self._timers:
             self.destroy_timer(timer)
-        for pub in self._outputs:
-            self.destroy_publisher(pub)
+        if self._out is not None:
+            self._out.destroy()
+            self._out = None
         if getattr(self, "_detect_srv", None) is not None:
             self.destroy_service(self._detect_srv)
             self._detect_srv = None
-        self._timers, self._outputs = [], []
+        self._timers = []
         self._detector = None
         self._intrinsics = None
 
@@ -280,13 +263,7 @@ class DetectionMixin:
             raise InvalidImage(f"no mask with the depth frame's stamp on "
                                f"'{self.resolve_topic_name('mask/image_raw')}' within "
                                f"{timeout_s} s")
-        ids = conv.image_to_array(msg)
-        if ids.ndim != 2 or ids.dtype not in (np.uint8, np.uint16):
-            raise InvalidImage(f"a mask is mono8 or 16UC1 instance ids, got '{msg.encoding}'")
-        if ids.shape != shape:
-            raise InvalidImage(f"the mask is {ids.shape[1]}x{ids.shape[0]} but the depth image "
-                               f"is {shape[1]}x{shape[0]}")
-        return ids != 0 if mask_id == 0 else ids == mask_id
+        return conv.image_to_mask(msg, shape, mask_id)
 
     def _process(self, msg: Image) -> tuple[bool, str] | None:
         """Detect on one frame and publish; (success, one line) for ~/detect, or None when
@@ -335,7 +312,7 @@ class DetectionMixin:
             if not det.preprocessed.plane_fitted:
                 log.warning("no support plane found: heights are measured along the optical "
                             "axis", throttle_duration_sec=THROTTLE_S)
-        self._publish(det, header, values, target, to_target)
+        self._out.publish(det, header, values, target.frame, to_target)
         t2 = time.perf_counter()
         timings = {"convert": (t1 - t0) * 1e3, **det.timings_ms}
         timings["publish"] = (t2 - t0) * 1e3 - sum(timings.values())
@@ -348,30 +325,6 @@ class DetectionMixin:
         frame = target.frame or header.frame_id
         return True, (f"grasp at ({x:.3f}, {y:.3f}, {z:.3f}) m in '{frame}', width "
                       f"{out.width_m * 100:.1f} cm, quality {out.quality:.2f}, {stamp}")
-
-    def _publish(self, det, header: Header, values: dict, target: TargetFrame,
-                 to_target: RigidTransform | None) -> None:
-        grasps = det.grasps
-        out_header = header
-        if to_target is not None:
-            grasps = [to_target.apply_grasp(g) for g in grasps]
-            out_header = Header(stamp=header.stamp, frame_id=target.frame)
-        best = grasps[0]
-        self._pose_pub.publish(conv.grasp_to_pose_stamped(best, out_header))
-        self._poses_pub.publish(conv.grasps_to_pose_array(grasps, out_header))
-        self._pregrasp_pub.publish(conv.grasp_to_pose_stamped(
-            best.backed_off(values["pregrasp_offset_m"]), out_header))
-        self._optical_pose_pub.publish(conv.grasp_to_pose_stamped(det.best, header))
-        self._optical_poses_pub.publish(conv.grasps_to_pose_array(det.grasps, header))
-        self._vector_pub.publish(conv.grasp_to_vector(det.best))
-        self._marker_pub.publish(conv.gripper_markers(
-            best, out_header, finger_length_m=values["finger_length_m"]))
-        if values["publish_maps"]:
-            if self._quality_pub.get_subscription_count() > 0:
-                self._quality_pub.publish(conv.array_to_image(det.maps.quality, header, "32FC1"))
-            if self._overlay_pub.get_subscription_count() > 0:
-                overlay = draw_grasps(det.preprocessed.depth_m, [g.grasp_2d for g in det.grasps])
-                self._overlay_pub.publish(conv.array_to_image(overlay, header, "bgr8"))
 
     def _skip(self, reason: str) -> None:
         self.stats.record_skip(reason, time.monotonic())
@@ -413,12 +366,8 @@ class DetectionMixin:
                    "architecture": detector.metadata.architecture,
                    "device": str(detector.device), "input": detector.metadata.input_kind,
                    "mode": values["mode"], "target_frame": target.describe()})
-        status = DiagnosticStatus(level=DiagnosticStatus.OK if ok else DiagnosticStatus.WARN,
-                                  name=f"{self.get_fully_qualified_name()}: detection",
-                                  message=message, hardware_id=str(detector.device),
-                                  values=[KeyValue(key=k, value=v) for k, v in kv.items()])
-        header = Header(stamp=self.get_clock().now().to_msg())
-        self._diag_pub.publish(DiagnosticArray(header=header, status=[status]))
+        self._out.publish_status(f"{self.get_fully_qualified_name()}: detection", ok, message,
+                                 str(detector.device), kv, self.get_clock().now().to_msg())
 
     def _log_stats(self) -> None:
         line = self.stats.summary()

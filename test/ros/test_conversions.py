@@ -109,3 +109,17 @@ def test_a_distortion_the_node_cannot_undo_is_rejected_with_its_name():
     # zeros are no distortion, whatever the model is called
     msg.d = [0.0] * 5
     assert not conv.camera_info_to_intrinsics(msg).distorted
+
+
+def test_instance_masks_select_one_id_or_any():
+    from grasp_seg_ros.core.errors import InvalidImage
+    ids = np.zeros((4, 6), np.uint16)
+    ids[1, 2], ids[3, 5] = 7, 9
+    msg = conv.array_to_image(ids, Header(), "16UC1")
+    assert conv.image_to_mask(msg, (4, 6), 7).sum() == 1
+    assert conv.image_to_mask(msg, (4, 6), 0).sum() == 2
+    with pytest.raises(InvalidImage, match="6x4 but the depth image is 8x4"):
+        conv.image_to_mask(msg, (4, 8), 0)
+    with pytest.raises(InvalidImage, match="mono8 or 16UC1"):
+        conv.image_to_mask(conv.array_to_image(ids.astype(np.float32), Header(), "32FC1"),
+                           (4, 6), 0)
