@@ -23,8 +23,10 @@ def detector(request):
 ALONG_THE_BAR_KNOWN = {"ggcnn2", "pspnet_r18"}
 
 
-def render_bar(yaw_rad, xy=(0.03, -0.02), half=(0.06, 0.015, 0.015)):
-    cam = CameraConfig()
+def render_bar(yaw_rad, xy=(0.03, -0.02), half=(0.06, 0.015, 0.015), cam=None):
+    """A bar on the table seen by ``cam`` (default: the top-down camera); (camera, depth,
+    the bar's pixels)."""
+    cam = cam or CameraConfig()
     cid = pybullet.connect(pybullet.DIRECT)
     try:
         def box(half_extents, pos, yaw=0.0):
@@ -68,24 +70,12 @@ def test_height_map_models_grasp_the_bar_across_from_other_cameras(detector, yaw
     if detector.metadata.height_map is None:
         pytest.skip("a depth-crop model: trained for the top-down camera at 0.55 m")
     from grasp_seg_ros.sim.camera import camera_model
-    cam = camera_model("d435", height_m=height_m, tilt_deg=tilt_deg)
-    cid = pybullet.connect(pybullet.DIRECT)
-    try:
-        def box(half_extents, pos, yaw=0.0):
-            shape = pybullet.createCollisionShape(pybullet.GEOM_BOX, halfExtents=half_extents,
-                                                  physicsClientId=cid)
-            orn = pybullet.getQuaternionFromEuler([0, 0, yaw])
-            return pybullet.createMultiBody(0.0, shape, basePosition=pos, baseOrientation=orn,
-                                            physicsClientId=cid)
-        box([1.0, 1.0, 0.01], [0, 0, -0.01])
-        yaw = np.radians(yaw_deg)
-        bar = box([0.06, 0.015, 0.015], [0.0, 0.0, 0.015], yaw)
-        depth, seg = render(cam, cid)
-    finally:
-        pybullet.disconnect(cid)
+    yaw = np.radians(yaw_deg)
+    cam, depth, mask = render_bar(yaw, xy=(0.0, 0.0),
+                                  cam=camera_model("d435", height_m=height_m, tilt_deg=tilt_deg))
     best = detector.detect(depth, cam.intrinsics()).best
     row, col = (int(round(v)) for v in best.image_px)
-    assert (seg == bar)[max(row - 2, 0):row + 3, max(col - 2, 0):col + 3].any(), \
+    assert mask[max(row - 2, 0):row + 3, max(col - 2, 0):col + 3].any(), \
         "the best grasp is not on the bar"
     bar_axis = cam.rotation.T @ np.array([np.cos(yaw), np.sin(yaw), 0.0])  # world -> optical
     axes = Rotation.from_quat(best.quat_xyzw).as_matrix()
