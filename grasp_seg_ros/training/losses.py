@@ -20,13 +20,22 @@ def grasp_map_losses(pred: torch.Tensor, target: torch.Tensor) -> dict[str, torc
             for i, name in enumerate(OUTPUT_CHANNELS)}
 
 
-def binned_map_losses(pred: torch.Tensor, target: torch.Tensor) -> dict[str, torch.Tensor]:
+def binned_map_losses(pred: torch.Tensor, target: torch.Tensor, *, rank_weight: float = 0.0,
+                      rank_temperature: float = 0.1) -> dict[str, torch.Tensor]:
     """Weighted MSE of binned heads: pred (N, B + 1, H, W) quality bins and width; target
     (N, 2B + 2, H, W) bin targets, bin weights, width, width weight (training.height_maps).
 
     Bin weights > 0 mark what candidates say, < 0 the background (its magnitude weighs it),
     0 nothing. The two are averaged separately, so the few candidate cells count as much as
-    the many background cells; the width term averages the pixels of good candidates."""
+    the many background cells; the width term averages the pixels of good candidates.
+
+    With ``rank_weight`` > 0, a listwise term compares the bins of one cell: wherever a cell
+    has candidates of several directions and not all of them failed, the softmax of its
+    labelled bins' qualities (over ``rank_temperature``) is pulled towards their robustness,
+    normalised (cross-entropy less the target's entropy: 0 when the order and ratios match).
+    The MSE alone lets a cell predict its candidates' mean robustness in every bin (which
+    direction holds is a small part of the variance of noisy trial labels); this term
+    only sees which direction holds better."""
     bins = pred.shape[1] - 1
     if target.shape[1] != 2 * bins + 2 or target.shape[2:] != pred.shape[2:]:
         raise ValueError(f"binned prediction {tuple(pred.shape)} needs a target of "
@@ -39,13 +48,46 @@ def binned_map_losses(pred: torch.Tensor, target: torch.Tensor) -> dict[str, tor
     loss_q = (cand * err).sum() / cand.sum().clamp_min(1.0)
     loss_bg = (back * err).sum() / (back > 0).sum().clamp_min(1)
     loss_w = (w_w * (pred[:, bins] - w_t) ** 2).sum() / w_w.sum().clamp_min(1.0)
-    return {"loss_quality_bins": loss_q, "loss_background": loss_bg, "loss_width": loss_w}
+    losses = {"loss_quality_bins": loss_q, "loss_background": loss_bg, "loss_width": loss_w}
+    if rank_weight > 0:
+        losses["loss_bin_ranking"] = rank_weight * bin_ranking_loss(
+            pred[:, :bins], q_t, q_w, temperature=rank_temperature)
+    return losses
 
 
-def map_losses(pred: torch.Tensor, target: torch.Tensor) -> dict[str, torch.Tensor]:
-    """The loss the target asks for: binned (2B + 2 target channels) or GG-CNN's."""
+def bin_ranking_loss(pred: torch.Tensor, q_t: torch.Tensor, q_w: torch.Tensor, *,
+                     temperature: float = 0.1) -> torch.Tensor:
+    """Listwise loss between the labelled bins of each cell (binned_map_losses): (N, B, H, W)
+    predicted qualities, targets and weights; 0 when no cell compares directions."""
+    if temperature <= 0:
+        raise ValueError(f"rank temperature must be > 0, got {temperature}")
+    labelled = q_w > 0
+    t = torch.where(labelled, q_t, torch.zeros_like(q_t))
+    # cells with two or more labelled bins whose targets are not all equal
+    t_max = torch.where(labelled, q_t, torch.full_like(q_t, -1.0)).amax(1)
+    t_min = torch.where(labelled, q_t, torch.full_like(q_t, 2.0)).amin(1)
+    use = (labelled.sum(1) >= 2) & (t_max - t_min > 1e-6) & (t_max > 0)
+    if not bool(use.any()):
+        return pred.sum() * 0.0
+    # (cells, B): the compared cells only
+    p = pred.permute(0, 2, 3, 1)[use]
+    lab = labelled.permute(0, 2, 3, 1)[use]
+    tt = t.permute(0, 2, 3, 1)[use]
+    target = tt / tt.sum(1, keepdim=True)
+    logits = (p / temperature).masked_fill(~lab, float("-inf"))
+    log_p = torch.log_softmax(logits, dim=1)
+    keep = target > 0
+    ce = -(target * torch.where(keep, log_p, torch.zeros_like(log_p))).sum(1)
+    entropy = -(target * torch.where(keep, target.clamp_min(1e-12).log(),
+                                     torch.zeros_like(target))).sum(1)
+    return (ce - entropy).mean()
+
+
+def map_losses(pred: torch.Tensor, target: torch.Tensor, **binned) -> dict[str, torch.Tensor]:
+    """The loss the target asks for: binned (2B + 2 target channels; ``binned`` are
+    binned_map_losses' options) or GG-CNN's."""
     if target.shape[1] == 2 * pred.shape[1]:
-        return binned_map_losses(pred, target)
+        return binned_map_losses(pred, target, **binned)
     return grasp_map_losses(pred, target)
 
 
@@ -58,12 +100,13 @@ def total_loss(losses: dict[str, torch.Tensor]) -> torch.Tensor:
 
 
 def model_losses(outputs: dict[str, torch.Tensor], target: torch.Tensor, *,
-                 aux_weight: float = 0.4) -> dict[str, torch.Tensor]:
-    """Map losses of ``out``, plus ``aux`` (PSPNet's auxiliary head) weighted by aux_weight."""
-    losses = map_losses(outputs["out"], target)
+                 aux_weight: float = 0.4, **binned) -> dict[str, torch.Tensor]:
+    """Map losses of ``out``, plus ``aux`` (PSPNet's auxiliary head) weighted by aux_weight;
+    ``binned``: binned_map_losses' options."""
+    losses = map_losses(outputs["out"], target, **binned)
     if "aux" in outputs and aux_weight > 0:
         losses.update({f"aux_{k}": aux_weight * v
-                       for k, v in map_losses(outputs["aux"], target).items()})
+                       for k, v in map_losses(outputs["aux"], target, **binned).items()})
     return losses
 
 
@@ -82,12 +125,13 @@ class Distiller:
     def __init__(self, teacher: torch.nn.Module, *, kd_weight: float = 1.0,
                  gt_weight: float = 1.0, aux_weight: float = 0.4,
                  feature_weight: float = 0.0, student: torch.nn.Module | None = None,
-                 feature_layer: str = "layer4") -> None:
+                 feature_layer: str = "layer4", binned: dict | None = None) -> None:
         self.teacher = teacher.eval()
         for p in self.teacher.parameters():
             p.requires_grad_(False)
         self.kd_weight, self.gt_weight, self.aux_weight = kd_weight, gt_weight, aux_weight
         self.feature_weight = feature_weight
+        self.binned = dict(binned or {})  #: binned_map_losses' options for the label terms
         self.adapter: torch.nn.Module | None = None
         self._features: dict[str, torch.Tensor] = {}
         if feature_weight > 0:
@@ -126,7 +170,8 @@ class Distiller:
         with torch.no_grad():
             teacher_out = self.teacher(x)["out"]
         losses = {k: self.gt_weight * v for k, v in
-                  model_losses(student_outputs, target, aux_weight=self.aux_weight).items()}
+                  model_losses(student_outputs, target, aux_weight=self.aux_weight,
+                               **self.binned).items()}
         losses.update({f"kd_{k}": self.kd_weight * v for k, v in
                        grasp_map_losses(student_outputs["out"], teacher_out).items()})
         if self.adapter is not None:

@@ -63,3 +63,21 @@ def rectangle_metric(model: torch.nn.Module, dataset: GraspDataset | HeightMapDa
         out[f"top{k}_correct"] = correct[k]
         out[f"top{k}_accuracy"] = correct[k] / n if n else float("nan")
     return out
+
+
+def direction_pairs(pred: torch.Tensor, target: torch.Tensor, *,
+                    margin: float = 0.5) -> tuple[int, int]:
+    """(pairs ordered right, pairs) between the labelled bins of one cell whose targets
+    differ by at least ``margin``: does the direction that held better score higher? pred
+    (N, B + 1, H, W) binned heads, target their (N, 2B + 2, H, W) targets
+    (training.height_maps). A predictor blind to direction orders about half of them right
+    (ties count as wrong)."""
+    bins = pred.shape[1] - 1
+    q = pred[:, :bins].permute(0, 2, 3, 1).reshape(-1, bins)
+    t = target[:, :bins].permute(0, 2, 3, 1).reshape(-1, bins)
+    lab = (target[:, bins:2 * bins] > 0).permute(0, 2, 3, 1).reshape(-1, bins)
+    cells = lab.sum(1) >= 2
+    q, t, lab = q[cells], t[cells], lab[cells]
+    better = (t[:, :, None] - t[:, None, :] >= margin) & lab[:, :, None] & lab[:, None, :]
+    right = better & (q[:, :, None] > q[:, None, :])
+    return int(right.sum()), int(better.sum())

@@ -40,7 +40,7 @@ from grasp_seg_ros.training.datasets import (GraspDataset, SampleConfig, load_sa
 from grasp_seg_ros.training.height_maps import HeightMapConfig, HeightMapDataset, graded_samples
 from grasp_seg_ros.training.loop import load_checkpoint, save_checkpoint, train_epoch
 from grasp_seg_ros.training.losses import Distiller, model_losses, total_loss
-from grasp_seg_ros.training.metric import rectangle_metric
+from grasp_seg_ros.training.metric import direction_pairs, rectangle_metric
 from grasp_seg_ros.training.model_card import write_model_card
 
 LOG = logging.getLogger("grasp_seg_ros.train")
@@ -49,7 +49,8 @@ DEFAULT_RECIPE: dict[str, Any] = {
     "name": "run",
     "description": "",
     "out": "runs/run",
-    "model": {"arch": "ggcnn", "kwargs": {}},
+    # init: a model file (path or shipped name) of the same architecture to start from
+    "model": {"arch": "ggcnn", "kwargs": {}, "init": None},
     "data": {"kind": "synthetic", "train": "data/synthetic/train", "val": None,
              "test": None, "depth": "stereo", "split": "image", "val_fraction": 0.1,
              "object_map": None, "crop_size_px": 300, "centre_on_grasps": False,
@@ -62,7 +63,9 @@ DEFAULT_RECIPE: dict[str, Any] = {
               "momentum": 0.9, "weight_decay": 0.0, "schedule": "cosine", "poly_power": 0.9,
               "warmup_steps": 0, "grad_clip": 0.0,
               "seed": 0, "num_workers": 0, "max_steps_per_epoch": None, "threads": 0,
-              "aux_weight": 0.4},
+              "aux_weight": 0.4,
+              # binned heads: the listwise term between a cell's directions (losses.py)
+              "rank_weight": 0.0, "rank_temperature": 0.1},
     "distill": {"teacher": None, "kd_weight": 1.0, "gt_weight": 1.0, "feature_weight": 0.0,
                 "feature_layer": "layer4"},
     "eval": {"top_k": [1, 5], "plot_images": 4},
@@ -197,6 +200,26 @@ def model_kwargs(recipe: dict) -> dict:
                              f"data.angle_bins {bins}")
         kwargs["angle_bins"] = bins
     return kwargs
+
+
+def init_from(model: torch.nn.Module, name: str) -> None:
+    """Start from a model file's weights: same architecture and heads, or a clear error."""
+    from grasp_seg_ros.core.resources import resolve_model
+    from grasp_seg_ros.nets.weights import load_weights
+    path = resolve_model(name)
+    source, _ = load_weights(path)
+    try:
+        model.load_state_dict(source.state_dict(), strict=True)
+    except RuntimeError as exc:
+        raise ValueError(f"model.init {path} does not fit the recipe's model "
+                         f"({type(model).__name__}): {exc}") from None
+    LOG.info("starting from the weights of %s", path)
+
+
+def binned_options(t: dict) -> dict:
+    """The recipe's options for binned heads' losses (losses.binned_map_losses)."""
+    return {"rank_weight": float(t["rank_weight"]),
+            "rank_temperature": float(t["rank_temperature"])}
 
 
 def make_optimizer(model: torch.nn.Module, t: dict) -> torch.optim.Optimizer:
@@ -365,6 +388,8 @@ def train(recipe: dict, out: Path, source: RunSource = RunSource()) -> dict:
     torch.manual_seed(t["seed"])
     train_set, val_set, test_set = build_datasets(recipe)
     model = get_model(recipe["model"]["arch"], **model_kwargs(recipe)).to(ddp.device)
+    if recipe["model"]["init"] and not (out / "checkpoint.pt").is_file():
+        init_from(model, str(recipe["model"]["init"]))
     net = model
     if ddp.enabled:
         net = torch.nn.parallel.DistributedDataParallel(
@@ -392,7 +417,8 @@ def train(recipe: dict, out: Path, source: RunSource = RunSource()) -> dict:
         d = recipe["distill"]
         distiller = Distiller(teacher, kd_weight=d["kd_weight"], gt_weight=d["gt_weight"],
                               aux_weight=t["aux_weight"], feature_weight=d["feature_weight"],
-                              student=model, feature_layer=d["feature_layer"])
+                              student=model, feature_layer=d["feature_layer"],
+                              binned=binned_options(t))
     opt = make_optimizer(model, t)
     if distiller is not None and distiller.trainable:
         opt.add_param_group({"params": distiller.trainable})
@@ -430,7 +456,7 @@ def train(recipe: dict, out: Path, source: RunSource = RunSource()) -> dict:
     def loss_fn(x, y):
         outputs = net(x)
         return distiller.losses(outputs, x, y) if distiller is not None \
-            else model_losses(outputs, y, aux_weight=t["aux_weight"])
+            else model_losses(outputs, y, aux_weight=t["aux_weight"], **binned_options(t))
 
     for epoch in range(start_epoch, t["epochs"]):
         net.train()
@@ -448,8 +474,8 @@ def train(recipe: dict, out: Path, source: RunSource = RunSource()) -> dict:
         record["lr"] = opt.param_groups[0]["lr"]
         record["seconds"] = seconds
         if ddp.main:
-            val_losses = validation_loss(model, val_set, ddp.device)
-            record["val_loss"] = val_losses
+            record.update(validation_loss(model, val_set, ddp.device,
+                                          binned=binned_options(t)))
             metric = rectangle_metric(model, val_set, top_k=tuple(recipe["eval"]["top_k"]),
                                       device=ddp.device)
             record.update({f"val_{k}": v for k, v in metric.items() if "accuracy" in k})
@@ -478,16 +504,27 @@ def train(recipe: dict, out: Path, source: RunSource = RunSource()) -> dict:
 
 
 @torch.no_grad()
-def validation_loss(model, dataset: GraspDataset, device, batch_size: int = 8) -> float:
+def validation_loss(model, dataset: GraspDataset, device, batch_size: int = 8,
+                    binned: dict | None = None) -> dict[str, float]:
+    """The validation set's loss (``val_loss``); for binned heads also the share of a cell's
+    direction pairs ordered right (``val_direction_pairs``, metric.direction_pairs)."""
     model.eval()
-    total, n = 0.0, 0
+    total, n, right, pairs = 0.0, 0, 0, 0
     for start in range(0, len(dataset), batch_size):
         batch = [dataset.example(i) for i in range(start, min(len(dataset), start + batch_size))]
         x = torch.from_numpy(np.stack([b[0] for b in batch])).to(device)
         y = torch.from_numpy(np.stack([b[1] for b in batch])).to(device)
-        total += float(total_loss(model_losses(model(x), y, aux_weight=0.0))) * len(batch)
+        out = model(x)
+        total += float(total_loss(model_losses(out, y, aux_weight=0.0,
+                                               **(binned or {})))) * len(batch)
         n += len(batch)
-    return total / max(n, 1)
+        if y.shape[1] == 2 * out["out"].shape[1]:
+            r, p = direction_pairs(out["out"], y)
+            right, pairs = right + r, pairs + p
+    result = {"val_loss": total / max(n, 1)}
+    if pairs:
+        result["val_direction_pairs"] = right / pairs
+    return result
 
 
 def write_csv(path: Path, history: list[dict]) -> None:
@@ -527,6 +564,8 @@ def finish(recipe, out, model, history, test_set, ddp, seconds, n_train, n_val,
         if d["feature_weight"] > 0:
             training_extra.update(feature_weight=d["feature_weight"],
                                   feature_layer=d["feature_layer"])
+    if recipe["model"]["init"]:
+        training_extra["init"] = str(recipe["model"]["init"])
     if recipe["model"]["kwargs"].get("trunk_weights"):
         training_extra["trunk_init"] = str(recipe["model"]["kwargs"]["trunk_weights"])
     meta = ModelMetadata(

@@ -106,6 +106,38 @@ def test_bin_targets_weigh_two_nearest_bins_and_leave_untried_bins_out():
     assert float(losses["loss_background"]) == pytest.approx(1.0 / (t[12:24] < 0).sum())
 
 
+def test_ranking_term_and_direction_pairs_see_only_the_order_of_a_cells_directions():
+    from grasp_seg_ros.core.rectangles import GraspRectangle
+    from grasp_seg_ros.training.height_maps import GridLabel
+    from grasp_seg_ros.training.metric import direction_pairs
+    scaling = OutputScaling(50.0, 12)
+    # one cell tried in two directions (20 deg held, -70 deg failed); another only failed
+    labels = [GridLabel(GraspRectangle(50, 50, np.radians(20.0), 30, 10), 1.0),
+              GridLabel(GraspRectangle(50, 50, np.radians(-70.0), 30, 10), 0.0),
+              GridLabel(GraspRectangle(20, 20, np.radians(20.0), 30, 10), 0.0),
+              GridLabel(GraspRectangle(20, 20, np.radians(-70.0), 30, 10), 0.0)]
+    target = torch.from_numpy(draw_bin_targets(labels, 100, 12, scaling))[None]
+
+    def losses(held: float, failed: float) -> tuple[float, tuple[int, int]]:
+        pred = torch.zeros(1, 13, 100, 100)
+        pred[0, 7:9], pred[0, 1:3] = held, failed    # the bins either side of 20 and -70 deg
+        out = binned_map_losses(pred, target, rank_weight=1.0, rank_temperature=0.1)
+        return float(out["loss_bin_ranking"]), direction_pairs(pred, target)
+
+    blind, blind_pairs = losses(0.5, 0.5)
+    right, right_pairs = losses(1.0, 0.0)
+    wrong, wrong_pairs = losses(0.0, 1.0)
+    assert right < 1e-3 < blind < wrong
+    assert right_pairs[0] == right_pairs[1] > 0     # every pair that differs, ordered right
+    assert blind_pairs[0] == 0 and wrong_pairs[0] == 0 and blind_pairs[1] == right_pairs[1]
+    # only the held-vs-failed cells compare: the all-failed cell adds no pair and no loss
+    assert right_pairs[1] % 4 == 0    # 2 bins held x 2 bins failed per compared cell
+    assert "loss_bin_ranking" not in binned_map_losses(torch.zeros(1, 13, 100, 100), target)
+    with pytest.raises(ValueError, match="temperature"):
+        binned_map_losses(torch.zeros(1, 13, 100, 100), target, rank_weight=1.0,
+                          rank_temperature=0.0)
+
+
 def test_height_map_recipe_trains_and_the_detector_runs_its_model(scenes, tmp_path):
     recipe = load_recipe(ROOT / "config" / "train" / "ggcnn2_heightmap.yaml",
                          [f"data.train={scenes}", "data.val_fraction=0.5", "train.epochs=1",

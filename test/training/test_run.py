@@ -105,6 +105,27 @@ def _one_epoch_then_stop(data, out):
     return recipe
 
 
+def test_a_run_starts_from_another_runs_weights_or_says_why_not(data, tmp_path):
+    first = tmp_path / "first"
+    train(tiny_recipe(data), first)
+    weights = first / "model.safetensors"
+    # no step moves the weights at lr 0: the second run's model is the file it started from
+    second = tmp_path / "second"
+    recipe = tiny_recipe(data, lr=0.0)
+    recipe["model"]["init"] = str(weights)
+    train(recipe, second)
+    a, _ = load_weights(weights)
+    b, meta = load_weights(second / "model.safetensors")
+    for (name, x), y in zip(a.state_dict().items(), b.state_dict().values()):
+        assert torch.equal(x, y), name
+    assert meta.training["init"] == str(weights)
+    other = tiny_recipe(data)
+    other["model"]["arch"] = "ggcnn2"
+    other["model"]["init"] = str(weights)
+    with pytest.raises(ValueError, match="does not fit"):
+        train(other, tmp_path / "other")
+
+
 def test_warmup_rises_linearly_then_decays_and_resumes():
     from grasp_seg_ros.training.run import make_schedule
     t = {"schedule": "poly", "poly_power": 0.9, "warmup_steps": 5}
