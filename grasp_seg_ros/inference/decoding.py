@@ -14,6 +14,7 @@ from grasp_seg_ros.core.errors import NoGraspFound
 from grasp_seg_ros.core.grasp import (DecodeParams, Grasp2D, GraspMaps, OutputScaling,
                                       detect_grasps, maps_from_raw)
 from grasp_seg_ros.core.heightmap import HeightMap
+from grasp_seg_ros.core.opening import OpeningParams, measure_opening
 from grasp_seg_ros.core.pose import GraspPose, grasp_to_pose
 from grasp_seg_ros.core.preprocess import Preprocessed
 
@@ -27,6 +28,7 @@ def decode(raw: np.ndarray, pre: Preprocessed | HeightMap, intrinsics: CameraInt
            previous_px: tuple[float, float] | None = None, *,
            allowed: np.ndarray | None = None,
            accept: Callable[[GraspPose], bool] | None = None,
+           opening: OpeningParams | None = None,
            ) -> tuple[GraspMaps, list[GraspPose]]:
     """Raw network maps (either head kind) -> filtered maps and grasp poses, best first.
 
@@ -34,6 +36,8 @@ def decode(raw: np.ndarray, pre: Preprocessed | HeightMap, intrinsics: CameraInt
     published quality map shows it); ``accept`` drops single grasps, tested best first until
     ``params.top_k`` pass. Poses with any non-finite value are dropped (a corrupt model
     answering NaN must never reach /grasp_pose); raises NoGraspFound when nothing is left.
+    ``opening``: height-map grasps get the opening measured in the map (mode auto or
+    measured, core.opening); every opening is capped at its maximum.
     """
     maps = maps_from_raw(raw, scaling, params)
     if allowed is not None:
@@ -41,6 +45,10 @@ def decode(raw: np.ndarray, pre: Preprocessed | HeightMap, intrinsics: CameraInt
     pool = params if accept is None else replace(params, top_k=params.top_k * CANDIDATE_FACTOR)
     grasps_2d = [g for g in detect_grasps(maps, pool, previous_px)
                  if np.isfinite([g.angle_rad, g.width_px, g.quality]).all()]
+    if isinstance(pre, HeightMap) and opening is not None and opening.mode != "model":
+        res = pre.grid.resolution_m
+        grasps_2d = [measure_opening(pre.height_m, g, res, opening, pre.hole_mask) or g
+                     for g in grasps_2d]
     if isinstance(pre, HeightMap):
         def to_pose(g: Grasp2D) -> GraspPose:
             return pre.grid.grasp_pose(g, pre.height_m, intrinsics)
@@ -48,6 +56,9 @@ def decode(raw: np.ndarray, pre: Preprocessed | HeightMap, intrinsics: CameraInt
         def to_pose(g: Grasp2D) -> GraspPose:
             return grasp_to_pose(g, pre.depth_m, pre.crop, intrinsics)
     poses = [p for p in map(to_pose, grasps_2d) if p.is_finite()]
+    if opening is not None:
+        poses = [p if p.width_m <= opening.max_opening_m
+                 else replace(p, width_m=opening.max_opening_m) for p in poses]
     if not poses:
         raise NoGraspFound("every candidate grasp had non-finite values")
     if accept is not None:

@@ -18,6 +18,7 @@ from grasp_seg_ros.core.camera import CameraIntrinsics
 from grasp_seg_ros.core.errors import NoGraspFound
 from grasp_seg_ros.core.grasp import DecodeParams, GraspMaps
 from grasp_seg_ros.core.heightmap import HeightMap, make_height_map
+from grasp_seg_ros.core.opening import OpeningParams
 from grasp_seg_ros.core.pose import GraspPose
 from grasp_seg_ros.core.preprocess import CropSpec, Preprocessed, preprocess
 from grasp_seg_ros.core.resources import resolve_model
@@ -36,6 +37,7 @@ class DetectorConfig:
     crop: CropSpec = field(default_factory=CropSpec)
     decode: DecodeParams = field(default_factory=DecodeParams)
     min_valid_fraction: float = 0.05
+    opening: OpeningParams = field(default_factory=OpeningParams)
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,7 @@ class GraspDetector:
             self.model_path, device=device, num_threads=num_threads, optimise=optimise,
             precision=precision)
         self.config = config or DetectorConfig()
+        self.check_config(self.config)
         LOG.info("loaded %s (%s) on %s", self.model_path, self.metadata.architecture,
                  self.device)
 
@@ -90,6 +93,14 @@ class GraspDetector:
         else:
             kind = f"depth crop {m.input_size_px} px"
         return f"{m.architecture} ({kind}) from {self.model_path.name} on {self.device}"
+
+    def check_config(self, config: DetectorConfig) -> None:
+        """Raise ValueError, with the reason, for settings this model cannot honour."""
+        config.opening.validate()
+        if config.opening.mode == "measured" and self.metadata.height_map is None:
+            raise ValueError(f"opening 'measured' needs a height-map model; "
+                             f"{self.model_path.name} takes a depth crop (use 'auto' or "
+                             "'model')")
 
     def detect(self, depth_m: np.ndarray, intrinsics: CameraIntrinsics, *,
                config: DetectorConfig | None = None,
@@ -107,6 +118,8 @@ class GraspDetector:
         quality map holds nothing above the threshold (where the selection allows).
         """
         cfg = config or self.config
+        if config is not None:
+            self.check_config(cfg)
         intrinsics.check_image(*depth_m.shape)
         crop_spec = cfg.crop
         if crop_spec.output_size_px != self.metadata.input_size_px:
@@ -138,7 +151,8 @@ class GraspDetector:
             accept = selection.acceptor(depth_m, intrinsics)
         try:
             maps, poses = decode(raw, pre, intrinsics, self.metadata.scaling, cfg.decode,
-                                 previous_px, allowed=allowed, accept=accept)
+                                 previous_px, allowed=allowed, accept=accept,
+                                 opening=cfg.opening)
         except NoGraspFound as exc:
             if allowed is None:
                 raise

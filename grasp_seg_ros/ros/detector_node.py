@@ -163,9 +163,9 @@ class DetectionMixin:
         try:
             check_values(values)
             if self._detector is not None:  # configured: apply now
-                detector_config(values)
                 if any(PARAMETERS[n].reloads_model for n in changed):
                     detector = self._build_detector(values)
+                (detector or self._detector).check_config(detector_config(values))
                 if changed & {"target_frame", "target_transform", "static_translation_m",
                               "static_rotation_xyzw", "tf_timeout_s"}:
                     target = self._make_target(values)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from grasp_seg_ros.core.grasp import DecodeParams
+from grasp_seg_ros.core.opening import OpeningParams
 from grasp_seg_ros.core.preprocess import CropSpec
 from grasp_seg_ros.core.resources import DEFAULT_MODEL
 from grasp_seg_ros.core.selection import (Clearance, GraspSelection, RigidTransform,
@@ -51,6 +52,13 @@ PARAMETERS: dict[str, _Param] = {
                                 (1, 150)),
     "tracking": _Param(False, "closed loop: prefer the peak nearest the previous grasp"),
     "publish_maps": _Param(True, "publish ~/quality_map and ~/overlay (only when subscribed)"),
+    "opening": _Param("auto", "the published opening: measured (height-map models: the "
+                              "object's extent in the map + opening_clearance_m), model (the "
+                              "network's width) or auto (measured where the model allows)"),
+    "opening_clearance_m": _Param(0.015, "measured opening: added to the object's extent",
+                                  (0.0, 0.2)),
+    "max_opening_m": _Param(0.085, "the gripper's stroke: no published opening is wider",
+                            (0.005, 1.0)),
     "finger_length_m": _Param(0.04, "finger length of the RViz gripper marker", (0.001, 1.0)),
     "stamp_reset_s": _Param(5.0, "a stamp further back than this is a restart (e.g. a looping "
                                  "bag): accepted, tracking reset; nearer ones are skipped",
@@ -88,7 +96,8 @@ PARAMETERS: dict[str, _Param] = {
                                      "above the finger reach (README: what it checks)"),
     "finger_thickness_m": _Param(0.01, "clearance: finger size along the closing direction",
                                  (0.001, 0.2)),
-    "finger_width_m": _Param(0.02, "clearance: finger size across the closing direction",
+    "finger_width_m": _Param(0.02, "finger (pad) size across the closing direction: the "
+                                   "clearance test's footprint, the measured opening's strip",
                              (0.001, 0.5)),
     "finger_reach_m": _Param(0.01, "clearance: how far below the grasp point the finger tips "
                                    "go", (0.0, 0.5)),
@@ -117,6 +126,7 @@ def check_values(values: dict) -> None:
                                                    values["static_rotation_xyzw"])
     except ValueError as exc:
         raise ValueError(f"static_translation_m / static_rotation_xyzw: {exc}") from None
+    opening_params(values).validate()
     try:
         WorkspaceBox(tuple(values["workspace_min_m"]), tuple(values["workspace_max_m"]))
     except ValueError as exc:
@@ -135,7 +145,13 @@ def detector_config(values: dict) -> DetectorConfig:
                             quality_threshold=values["quality_threshold"],
                             top_k=values["top_k"],
                             peak_min_distance_px=values["peak_min_distance"]),
-        min_valid_fraction=values["min_valid_fraction"])
+        min_valid_fraction=values["min_valid_fraction"], opening=opening_params(values))
+
+
+def opening_params(values: dict) -> OpeningParams:
+    return OpeningParams(mode=values["opening"], clearance_m=values["opening_clearance_m"],
+                         max_opening_m=values["max_opening_m"],
+                         pad_width_m=values["finger_width_m"])
 
 
 def grasp_selection(values: dict, mask: np.ndarray | None,

@@ -58,3 +58,27 @@ def test_cuda_without_gpu_is_a_clear_error():
 def test_unknown_device_is_rejected():
     with pytest.raises(ValueError, match="device must be one of"):
         resolve_device("tpu")
+
+
+def test_height_map_grasps_open_to_the_box_and_depth_crop_models_refuse_measuring(
+        biased_model, tmp_path):
+    from dataclasses import replace
+
+    from grasp_seg_ros.core.opening import OpeningParams
+    from helpers import highest_surface_height_map_model
+    det = GraspDetector(highest_surface_height_map_model(tmp_path / "hm.safetensors"),
+                        device="cpu")
+    # the box top (columns 330..359 at 0.5 m) is 30 px x 0.5 / 385 = 3.9 cm along x, the
+    # direction the model's 0 deg bin closes in
+    box_m = 30 * 0.5 / 385.0
+    measured = det.detect(box_scene(), INTR).best
+    assert measured.width_m == pytest.approx(box_m + 0.015, abs=0.004)
+    model = det.detect(box_scene(), INTR, config=replace(
+        det.config, opening=OpeningParams(mode="model"))).best
+    assert model.width_m == pytest.approx(0.03, abs=0.002)     # the width head: 15 cells
+    capped = det.detect(box_scene(), INTR, config=replace(
+        det.config, opening=OpeningParams(max_opening_m=0.03, clearance_m=0.015))).best
+    assert capped.width_m == pytest.approx(0.03)
+    with pytest.raises(ValueError, match="needs a height-map model"):
+        GraspDetector(biased_model, device="cpu",
+                      config=DetectorConfig(opening=OpeningParams(mode="measured")))

@@ -319,6 +319,9 @@ def test_bad_values_of_the_new_parameters_are_rejected_with_the_reason(node, cli
             ("static_rotation_xyzw", [0.0, 0.0, 0.0, 2.0], "unit quaternion"),
             ("static_translation_m", [0.0, 1.0], "3 finite numbers"),
             ("target_transform", "magic", "target_transform must be one of"),
+            ("opening", "guess", "opening mode must be one of"),
+            ("opening", "measured", "needs a height-map model"),   # a depth-crop model
+            ("opening_clearance_m", 0.1, "below the maximum opening"),
             ("mask_id", 70000, "")):   # outside the declared range: rclpy's own reason
         result = set_parameter(client, name, value)
         assert not result.successful and reason in result.reason, (name, result.reason)

@@ -1,0 +1,111 @@
+"""The opening a grasp needs, measured in the height map it was found in.
+
+A parallel gripper should open to the object's extent across its closing direction plus a
+clearance, and never wider than its stroke. The synthetic labels define the opening that way
+(sim.trials: the extent of the object's points in a strip as wide as the pads, along the
+closing direction, plus the gripper profile's clearance); a network regressing it from one
+width map per cell blends the openings of every direction tried there. Where the input is a
+metric height map, the extent can be read off the map instead: heights are sampled along the
+closing line through the grasp, in a strip as wide as the pads, and the run of cells standing
+above ``relative`` x the height at the grasp (and above ``min_height_m``) that contains the
+grasp is the object's extent. The grasp is moved to the middle of that run, as the labels
+centre theirs. Holes (cells nothing was seen in: occlusion shadows beside tall objects, whose
+inpainted heights blend the object and the table) never end the run's ends: a run goes on
+through a hole only to seen object cells beyond it, so it ends at the last cell seen on the
+object.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import cv2
+import numpy as np
+
+from grasp_seg_ros.core.grasp import Grasp2D
+
+OPENING_MODES = ("auto", "model", "measured")
+
+
+@dataclass(frozen=True)
+class OpeningParams:
+    """How the published opening is found.
+
+    mode: 'measured' (height-map models: the extent in the map plus ``clearance_m``),
+    'model' (the network's width map), 'auto' (measured for height-map models, the model's
+    width otherwise). Every opening is capped at ``max_opening_m`` (the gripper's stroke).
+    """
+
+    mode: str = "auto"
+    clearance_m: float = 0.015
+    max_opening_m: float = 0.085
+    pad_width_m: float = 0.02
+    relative: float = 0.5
+    min_height_m: float = 0.005
+
+    def validate(self) -> None:
+        if self.mode not in OPENING_MODES:
+            raise ValueError(f"opening mode must be one of {OPENING_MODES}, got {self.mode!r}")
+        if not 0.0 <= self.clearance_m < self.max_opening_m:
+            raise ValueError(f"opening clearance {self.clearance_m} m must be >= 0 and below "
+                             f"the maximum opening {self.max_opening_m} m")
+        if not 0.0 < self.relative < 1.0:
+            raise ValueError(f"opening relative height must be in (0, 1), got {self.relative}")
+
+
+def measure_opening(height_m: np.ndarray, grasp: Grasp2D, resolution_m: float,
+                    params: OpeningParams, holes: np.ndarray | None = None) -> Grasp2D | None:
+    """``grasp`` re-centred on the object's extent along its closing direction, with the
+    opening that extent needs (module docstring); None when the grasp is not on anything
+    standing above the plane (the caller keeps the network's width)."""
+    res = float(resolution_m)
+    reach = params.max_opening_m / res           # samples out to one stroke either side
+    s = np.arange(-np.ceil(reach), np.ceil(reach) + 1, 0.5, dtype=np.float32)
+    closing = np.array([-np.sin(grasp.angle_rad), np.cos(grasp.angle_rad)], np.float32)
+    across = np.array([closing[1], -closing[0]], np.float32)
+    half_pad = 0.5 * params.pad_width_m / res
+    offsets = np.linspace(-half_pad, half_pad, max(3, int(np.ceil(2 * half_pad)) + 1),
+                          dtype=np.float32)
+    rows = grasp.row + s[None, :] * closing[0] + offsets[:, None] * across[0]
+    cols = grasp.col + s[None, :] * closing[1] + offsets[:, None] * across[1]
+    # nearest cells; outside the map counts as the plane (height 0)
+    heights = cv2.remap(np.asarray(height_m, np.float32), cols, rows, cv2.INTER_NEAREST,
+                        borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)
+    seen = np.ones_like(heights, bool)
+    if holes is not None:
+        seen = cv2.remap((~np.asarray(holes, bool)).astype(np.uint8), cols, rows,
+                         cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT,
+                         borderValue=1).astype(bool)
+    centre = int(np.argmin(np.abs(s)))
+    profile = heights.max(axis=0)
+    top = float(profile[max(centre - 1, 0):centre + 2].max())
+    if not np.isfinite(top) or top < params.min_height_m:
+        return None
+    threshold = max(params.min_height_m, params.relative * top)
+    # per sample: seen on the object (in some line of the strip), seen off it, or unseen
+    on = ((heights >= threshold) & seen).any(axis=0)
+    off = ~on & seen.all(axis=0)
+    hits = np.flatnonzero(on)
+    if len(hits) == 0:
+        return None
+    # the run holding the grasp (or its nearest seen object sample), through holes, ending
+    # on seen object samples
+    lo = hi = int(hits[np.argmin(np.abs(hits - centre))])
+    i = lo
+    while i > 0 and not off[i - 1]:
+        i -= 1
+        if on[i]:
+            lo = i
+    i = hi
+    while i < len(s) - 1 and not off[i + 1]:
+        i += 1
+        if on[i]:
+            hi = i
+    # a point marks its whole cell (so the cells span up to one more than the object); the
+    # half-cell samples between the end ones span about the object
+    extent_px = float(s[hi] - s[lo])
+    middle = 0.5 * float(s[hi] + s[lo])
+    opening_px = min(extent_px + params.clearance_m / res, params.max_opening_m / res)
+    row = int(np.clip(round(grasp.row + middle * closing[0]), 0, height_m.shape[0] - 1))
+    col = int(np.clip(round(grasp.col + middle * closing[1]), 0, height_m.shape[1] - 1))
+    return replace(grasp, row=row, col=col, width_px=opening_px)

@@ -1,0 +1,80 @@
+"""The opening measured in a height map: extent across the closing direction + clearance,
+centred, capped at the stroke, not fooled by occlusion shadows."""
+
+import numpy as np
+import pytest
+
+from grasp_seg_ros.core.grasp import Grasp2D
+from grasp_seg_ros.core.opening import OpeningParams, measure_opening
+
+RES = 0.002
+PARAMS = OpeningParams(clearance_m=0.015, max_opening_m=0.085)
+
+
+def bar_map(height_m=0.025):
+    """A bar 12 cm long (columns 80..139) and 2.6 cm wide (rows 100..112)."""
+    h = np.zeros((224, 224), np.float32)
+    h[100:113, 80:140] = height_m
+    return h
+
+
+def grasp(row, col, angle_deg, width_px=30.0):
+    return Grasp2D(row=row, col=col, angle_rad=float(np.radians(angle_deg)), width_px=width_px,
+                   quality=0.9)
+
+
+def test_across_a_bar_the_opening_is_its_width_plus_clearance_and_the_grasp_is_centred():
+    # 90 deg closes along the rows: across the bar; the grasp starts off its middle line
+    out = measure_opening(bar_map(), grasp(102, 110, 90.0), RES, PARAMS)
+    assert out.width_px * RES == pytest.approx(0.026 + 0.015, abs=RES)
+    assert out.row == 106 and out.col == 110
+    assert out.angle_rad == pytest.approx(np.radians(90.0)) and out.quality == 0.9
+
+
+def test_along_a_short_bar_the_extent_is_its_length_and_a_long_one_is_capped_at_the_stroke():
+    short = bar_map()
+    short[:, 110:] = 0.0       # now 6 cm long (columns 80..109)
+    out = measure_opening(short, grasp(106, 100, 0.0), RES, PARAMS)
+    assert out.width_px * RES == pytest.approx(0.060 + 0.015, abs=RES)
+    assert abs(out.col - 94.5) <= 0.5     # the middle of columns 80..109
+    capped = measure_opening(bar_map(), grasp(106, 100, 0.0), RES, PARAMS)
+    assert capped.width_px * RES == pytest.approx(PARAMS.max_opening_m)
+
+
+def test_a_rounded_top_counts_down_to_half_its_height():
+    h = np.zeros((224, 224), np.float32)
+    r = 0.02                                         # a lying cylinder, 4 cm across
+    x = (np.arange(224) - 112) * RES
+    profile = np.where(np.abs(x) <= r, r + np.sqrt(np.clip(r * r - x * x, 0, None)), 0.0)
+    h[:, :] = profile[:, None]                        # axis along the columns
+    out = measure_opening(h, grasp(110, 112, 90.0), RES, PARAMS)
+    assert out.width_px * RES == pytest.approx(0.040 + 0.015, abs=2 * RES)
+
+
+def test_off_every_object_there_is_nothing_to_measure():
+    assert measure_opening(bar_map(), grasp(30, 30, 90.0), RES, PARAMS) is None
+
+
+def test_an_occlusion_shadow_beside_the_bar_does_not_widen_it_but_a_hole_on_it_is_bridged():
+    h = bar_map()
+    holes = np.zeros(h.shape, bool)
+    holes[113:120, :] = True      # shadow beside the bar, inpainted half-way up
+    h[113:120, 80:140] = 0.015
+    out = measure_opening(h, grasp(106, 110, 90.0), RES, PARAMS, holes)
+    assert out.width_px * RES == pytest.approx(0.026 + 0.015, abs=RES)
+    # without the hole mask the inpainted shadow reads as part of the bar
+    fat = measure_opening(h, grasp(106, 110, 90.0), RES, PARAMS)
+    assert fat.width_px * RES > 0.026 + 0.015 + 0.010
+    # a hole in the bar's top (seen on both sides of it) is part of the bar
+    h2, holes2 = bar_map(), np.zeros((224, 224), bool)
+    holes2[103:106, :] = True
+    h2[103:106, :] = 0.0
+    out = measure_opening(h2, grasp(108, 110, 90.0), RES, PARAMS, holes2)
+    assert out.width_px * RES == pytest.approx(0.026 + 0.015, abs=RES)
+
+
+def test_bad_settings_are_refused_with_the_reason():
+    with pytest.raises(ValueError, match="mode"):
+        OpeningParams(mode="guess").validate()
+    with pytest.raises(ValueError, match="below the maximum opening"):
+        OpeningParams(clearance_m=0.1, max_opening_m=0.085).validate()
