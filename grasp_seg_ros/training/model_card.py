@@ -50,6 +50,16 @@ def render_card(path: Path, meta: ModelMetadata, n_params: int) -> str:
                         for k, v in sorted(meta.metrics.items()))
     norm, scaling = meta.normalisation.to_dict(), meta.scaling.to_dict()
     size = meta.input_size_px
+    if meta.height_map is not None:
+        hm = meta.height_map
+        inputs = (f"plane-aligned height map, {hm.size_px}x{hm.size_px} cells of "
+                  f"{hm.resolution_m * 1e3:g} mm ({hm.extent_m:.3g} m square), "
+                  f"normalisation `{norm}`")
+    else:
+        inputs = f"{size}x{size} depth crop, normalisation `{norm}`"
+    bins = meta.scaling.angle_bins
+    outputs = (f"quality per closing direction ({bins} bins of {180 / bins:g}°), width"
+               if bins else "quality, cos 2θ, sin 2θ, width")
     return f"""# {path.stem}
 
 {meta.description}
@@ -58,8 +68,8 @@ def render_card(path: Path, meta: ModelMetadata, n_params: int) -> str:
 | --- | --- |
 | architecture | `{meta.architecture}` ({n_params:,} parameters) |
 | file | `{path.name}` (safetensors; metadata key `{METADATA_KEY}`) |
-| input | {size}x{size} depth crop, normalisation `{norm}` |
-| output | quality, cos 2θ, sin 2θ, width; width scaling `{scaling}` |
+| input | {inputs} |
+| output | {outputs}; width scaling `{scaling}` |
 
 ## Training
 

@@ -202,6 +202,31 @@ def model_kwargs(recipe: dict) -> dict:
     return kwargs
 
 
+def height_map_training_notes(recipe: dict) -> dict:
+    """What a height-map model's card must say about its data: the cameras of the training
+    scenes, the gripper profile that graded their labels, and the loss options."""
+    root = _expand(recipe["data"]["train"])
+    kinds: dict[str, int] = {}
+    grippers: set[str] = set()
+    heights, tilts = [], []
+    for path in sorted(root.rglob("*_camera.json")) if root is not None else []:
+        cam = json.loads(path.read_text())
+        kinds[cam.get("kind", "?")] = kinds.get(cam.get("kind", "?"), 0) + 1
+        grippers.add(str(cam.get("gripper", "?")))
+        heights.append(float(cam.get("height_m", float("nan"))))
+        tilts.append(float(cam.get("tilt_deg", float("nan"))))
+    notes = {"rank_weight": recipe["train"]["rank_weight"],
+             "rank_temperature": recipe["train"]["rank_temperature"]}
+    if heights:
+        notes["training_cameras"] = (
+            f"{len(heights)} scenes, one camera each: "
+            + ", ".join(f"{k} {n}" for k, n in sorted(kinds.items()))
+            + f"; height {np.nanmin(heights):.2f}-{np.nanmax(heights):.2f} m, tilt "
+            f"{np.nanmin(tilts):.0f}-{np.nanmax(tilts):.0f} deg")
+        notes["label_gripper"] = ", ".join(sorted(grippers))
+    return notes
+
+
 def init_from(model: torch.nn.Module, name: str) -> None:
     """Start from a model file's weights: same architecture and heads, or a clear error."""
     from grasp_seg_ros.core.resources import resolve_model
@@ -568,6 +593,15 @@ def finish(recipe, out, model, history, test_set, ddp, seconds, n_train, n_val,
         training_extra["init"] = str(recipe["model"]["init"])
     if recipe["model"]["kwargs"].get("trunk_weights"):
         training_extra["trunk_init"] = str(recipe["model"]["kwargs"]["trunk_weights"])
+    augmentation = "none" if recipe["augmentation"] is None else \
+        ", ".join(f"{k}={v}" for k, v in recipe["augmentation"].items())
+    if height_map is not None:
+        training_extra.update(height_map_training_notes(recipe))
+        if recipe["augmentation"] is not None:
+            a = recipe["augmentation"]
+            augmentation = (f"grid turned +-{a.get('rotation_deg', 180.0)} deg about the plane "
+                            f"normal, mirrored={a.get('flip', True)}, shifted up to "
+                            f"{a.get('max_shift_px', 20)} cells; rendered again (no warping)")
     meta = ModelMetadata(
         architecture=recipe["model"]["arch"], arch_kwargs=arch_kwargs,
         normalisation=sample_cfg.normalisation, scaling=sample_cfg.scaling,
@@ -576,8 +610,7 @@ def finish(recipe, out, model, history, test_set, ddp, seconds, n_train, n_val,
                   "train_samples": n_train, "val_samples": n_val,
                   "epochs": len(history), "batch_size": recipe["train"]["batch_size"],
                   "optimiser": describe_optimiser(recipe["train"]),
-                  "augmentation": "none" if recipe["augmentation"] is None else
-                  ", ".join(f"{k}={v}" for k, v in recipe["augmentation"].items()),
+                  "augmentation": augmentation,
                   "processes": ddp.world, "device": str(ddp.device),
                   "train_seconds": round(seconds, 1), "git_commit": git_commit(),
                   "aux_weight": recipe["train"]["aux_weight"], **training_extra,

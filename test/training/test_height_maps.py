@@ -149,6 +149,14 @@ def test_height_map_recipe_trains_and_the_detector_runs_its_model(scenes, tmp_pa
     assert meta.input_kind == "height_map" and meta.input_size_px == 224
     assert meta.scaling.angle_bins == 12 and meta.arch_kwargs == {"angle_bins": 12}
     assert meta.normalisation.kind == "height"
+    # the card says what the model takes, gives, and what its labels and cameras were
+    assert meta.training["label_gripper"] == "robotiq_2f85"
+    assert meta.training["training_cameras"].startswith("2 scenes, one camera each: d405 1, "
+                                                        "d435 1; height 0.40-")
+    card = (tmp_path / "run" / "model.md").read_text()
+    assert "plane-aligned height map, 224x224 cells of 2 mm" in card
+    assert "quality per closing direction (12 bins of 15°)" in card
+    assert "depth crop" not in card and "cos 2θ" not in card
     # one epoch on one scene: rank every peak, whatever its quality
     det = GraspDetector(weights, device="cpu", config=DetectorConfig(
         decode=DecodeParams(quality_threshold=-np.inf)))
