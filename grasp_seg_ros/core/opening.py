@@ -31,9 +31,11 @@ OPENING_MODES = ("auto", "model", "measured")
 class OpeningParams:
     """How the published opening is found.
 
-    mode: 'measured' (height-map models: the extent in the map plus ``clearance_m``),
-    'model' (the network's width map), 'auto' (measured for height-map models, the model's
-    width otherwise). Every opening is capped at ``max_opening_m`` (the gripper's stroke).
+    mode: 'measured' (height-map models: the extent in the map plus ``clearance_m``; a grasp
+    whose opening would exceed ``max_opening_m`` is dropped, the gripper cannot close on the
+    object there), 'model' (the network's width map), 'auto' (measured for height-map models,
+    the model's width otherwise). Every published opening is capped at ``max_opening_m``
+    (the gripper's stroke).
     """
 
     mode: str = "auto"
@@ -56,8 +58,9 @@ class OpeningParams:
 def measure_opening(height_m: np.ndarray, grasp: Grasp2D, resolution_m: float,
                     params: OpeningParams, holes: np.ndarray | None = None) -> Grasp2D | None:
     """``grasp`` re-centred on the object's extent along its closing direction, with the
-    opening that extent needs (module docstring); None when the grasp is not on anything
-    standing above the plane (the caller keeps the network's width)."""
+    opening that extent needs (module docstring), which may be wider than the stroke (the
+    gripper cannot close on the object there: :func:`fits`); None when the grasp is not on
+    anything standing above the plane (the caller keeps the network's width)."""
     res = float(resolution_m)
     reach = params.max_opening_m / res           # samples out to one stroke either side
     s = np.arange(-np.ceil(reach), np.ceil(reach) + 1, 0.5, dtype=np.float32)
@@ -105,7 +108,12 @@ def measure_opening(height_m: np.ndarray, grasp: Grasp2D, resolution_m: float,
     # half-cell samples between the end ones span about the object
     extent_px = float(s[hi] - s[lo])
     middle = 0.5 * float(s[hi] + s[lo])
-    opening_px = min(extent_px + params.clearance_m / res, params.max_opening_m / res)
+    opening_px = extent_px + params.clearance_m / res     # may exceed the stroke: see fits
     row = int(np.clip(round(grasp.row + middle * closing[0]), 0, height_m.shape[0] - 1))
     col = int(np.clip(round(grasp.col + middle * closing[1]), 0, height_m.shape[1] - 1))
     return replace(grasp, row=row, col=col, width_px=opening_px)
+
+
+def fits(grasp: Grasp2D, resolution_m: float, params: OpeningParams) -> bool:
+    """Whether a measured opening is within the gripper's stroke."""
+    return grasp.width_px * resolution_m <= params.max_opening_m + 1e-9

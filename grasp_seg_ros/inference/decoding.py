@@ -14,7 +14,7 @@ from grasp_seg_ros.core.errors import NoGraspFound
 from grasp_seg_ros.core.grasp import (DecodeParams, Grasp2D, GraspMaps, OutputScaling,
                                       detect_grasps, maps_from_raw)
 from grasp_seg_ros.core.heightmap import HeightMap
-from grasp_seg_ros.core.opening import OpeningParams, measure_opening
+from grasp_seg_ros.core.opening import OpeningParams, fits, measure_opening
 from grasp_seg_ros.core.pose import GraspPose, grasp_to_pose
 from grasp_seg_ros.core.preprocess import Preprocessed
 
@@ -37,18 +37,26 @@ def decode(raw: np.ndarray, pre: Preprocessed | HeightMap, intrinsics: CameraInt
     ``params.top_k`` pass. Poses with any non-finite value are dropped (a corrupt model
     answering NaN must never reach /grasp_pose); raises NoGraspFound when nothing is left.
     ``opening``: height-map grasps get the opening measured in the map (mode auto or
-    measured, core.opening); every opening is capped at its maximum.
+    measured, core.opening; those needing more than the stroke are dropped, candidates
+    tested best first like ``accept``); every opening is capped at its maximum.
     """
     maps = maps_from_raw(raw, scaling, params)
     if allowed is not None:
         maps = replace(maps, quality=np.where(allowed, maps.quality, np.float32(0.0)))
-    pool = params if accept is None else replace(params, top_k=params.top_k * CANDIDATE_FACTOR)
+    measuring = isinstance(pre, HeightMap) and opening is not None and opening.mode != "model"
+    pool = params if accept is None and not measuring else \
+        replace(params, top_k=params.top_k * CANDIDATE_FACTOR)
     grasps_2d = [g for g in detect_grasps(maps, pool, previous_px)
                  if np.isfinite([g.angle_rad, g.width_px, g.quality]).all()]
-    if isinstance(pre, HeightMap) and opening is not None and opening.mode != "model":
+    if measuring:
         res = pre.grid.resolution_m
-        grasps_2d = [measure_opening(pre.height_m, g, res, opening, pre.hole_mask) or g
-                     for g in grasps_2d]
+        measured = [measure_opening(pre.height_m, g, res, opening, pre.hole_mask) or g
+                    for g in grasps_2d]
+        # an object wider than the stroke across the closing direction cannot be grasped so
+        grasps_2d = [g for g in measured if fits(g, res, opening)]
+        if not grasps_2d:
+            raise NoGraspFound(f"all {len(measured)} candidate grasps need a wider opening "
+                               f"than max_opening_m ({opening.max_opening_m} m)")
     if isinstance(pre, HeightMap):
         def to_pose(g: Grasp2D) -> GraspPose:
             return pre.grid.grasp_pose(g, pre.height_m, intrinsics)
@@ -71,4 +79,4 @@ def decode(raw: np.ndarray, pre: Preprocessed | HeightMap, intrinsics: CameraInt
         if not passed:
             raise NoGraspFound(f"all {len(poses)} candidate grasps failed the clearance test")
         poses = passed
-    return maps, poses
+    return maps, poses[:params.top_k]

@@ -32,9 +32,9 @@ import numpy as np
 
 from grasp_seg_ros.core.camera import CameraIntrinsics
 from grasp_seg_ros.core.grasp import OutputScaling, angle_to_bins
-from grasp_seg_ros.core.heightmap import HeightMapGrid, HeightMapSpec, make_height_map
+from grasp_seg_ros.core.heightmap import HeightMap, HeightMapGrid, HeightMapSpec, make_height_map
 from grasp_seg_ros.core.jacquard import (GradedRectangle, find_samples, read_depth,
-                                         read_graded)
+                                         read_graded, read_mask)
 from grasp_seg_ros.core.preprocess import InputNormalisation
 from grasp_seg_ros.core.rectangles import GraspRectangle, draw_training_maps
 from grasp_seg_ros.training.augmentation import GridAugmentation, grid_move
@@ -49,15 +49,17 @@ class GradedFrame:
     exact_m: np.ndarray          #: the scene's exact depth (places the labels)
     intrinsics: CameraIntrinsics
     graded: list[GradedRectangle]
+    objects: np.ndarray | None = None   #: (H, W) bool: the objects' pixels (not tray, table)
 
 
 def _load_graded(depth_path: Path, perfect_path: Path, graded_path: Path,
-                 camera_path: Path) -> GradedFrame:
+                 camera_path: Path, mask_path: Path | None = None) -> GradedFrame:
     cam = json.loads(camera_path.read_text())
     intrinsics = CameraIntrinsics.from_k(cam["k"], width=int(cam["width"]),
                                          height=int(cam["height"]))
+    objects = read_mask(mask_path) if mask_path is not None else None
     return GradedFrame(read_depth(depth_path), read_depth(perfect_path), intrinsics,
-                       read_graded(graded_path))
+                       read_graded(graded_path), objects)
 
 
 def graded_samples(root: Path, *, depth: str = "stereo") -> list[DepthSample]:
@@ -68,8 +70,9 @@ def graded_samples(root: Path, *, depth: str = "stereo") -> list[DepthSample]:
     for s in find_samples(Path(root)):
         if not (s.path("graded").is_file() and s.path("camera").is_file()):
             continue
+        mask = s.path("mask")
         load = partial(_load_graded, s.path(depth), s.path("perfect"), s.path("graded"),
-                       s.path("camera"))
+                       s.path("camera"), mask if mask.is_file() else None)
         out.append(DepthSample(key=str(s.prefix.relative_to(root)),
                                group=str(s.prefix.parent.relative_to(root)), load=load))
     if not out:
@@ -124,8 +127,10 @@ def labels_in_grid(frame: GradedFrame, grid: HeightMapGrid) -> list[GridLabel]:
 def draw_bin_targets(labels: Sequence[GridLabel], size: int, bins: int,
                      scaling: OutputScaling, *, good: float = 0.5,
                      centre_fraction: float = 1.0 / 3.0,
-                     background_weight: float = 1.0) -> np.ndarray:
-    """(2B + 2, S, S) float32 targets and weights (module docstring)."""
+                     background_weight: float = 1.0,
+                     unknown: np.ndarray | None = None) -> np.ndarray:
+    """(2B + 2, S, S) float32 targets and weights (module docstring); ``unknown`` ((S, S)
+    bool) marks cells left out where no candidate covers them (objects not tried there)."""
     target = np.zeros((2 * bins + 2, size, size), np.float32)
     q, wq = target[:bins], target[bins:2 * bins]
     width, ww = target[2 * bins], target[2 * bins + 1]
@@ -148,6 +153,8 @@ def draw_bin_targets(labels: Sequence[GridLabel], size: int, bins: int,
             width[sel] = scaling.encode_width(np.float32(lab.rectangle.opening_px))
             ww[sel] = 1.0
     wq[:, ~covered] = -background_weight
+    if unknown is not None:
+        wq[:, unknown & ~covered] = 0.0
     return target
 
 
@@ -161,6 +168,24 @@ class HeightMapConfig:
     normalisation: InputNormalisation = InputNormalisation("height", 0.3, 10.0)
     good_robustness: float = 0.5
     background_weight: float = 1.0
+    #: cells on an object that no candidate covers: 'bad' (background) or 'unknown' (left
+    #: out; needs the scenes' object masks): only the table, the tray and what else is not an
+    #: object then teaches "nothing to grasp"
+    unlabelled_objects: str = "bad"
+
+
+def object_cells(hm: HeightMap, frame: GradedFrame) -> np.ndarray:
+    """(S, S) bool: cells whose surface point is seen on an object's pixel."""
+    if frame.objects is None:
+        raise FileNotFoundError("unlabelled_objects 'unknown' needs the scenes' object masks "
+                                "(*_mask.png), which this scene lacks")
+    px = np.rint(hm.cell_pixels(frame.intrinsics)).astype(np.int64)
+    rows, cols = px[..., 0], px[..., 1]
+    h, w = frame.objects.shape
+    inside = (rows >= 0) & (rows < h) & (cols >= 0) & (cols < w)
+    out = np.zeros(rows.shape, bool)
+    out[inside] = frame.objects[rows[inside], cols[inside]]
+    return out
 
 
 class HeightMapDataset:
@@ -168,6 +193,9 @@ class HeightMapDataset:
 
     def __init__(self, samples: Sequence[DepthSample], config: HeightMapConfig = HeightMapConfig(),
                  augmentation: GridAugmentation | None = None, seed: int = 0) -> None:
+        if config.unlabelled_objects not in ("bad", "unknown"):
+            raise ValueError(f"unlabelled_objects must be 'bad' or 'unknown', got "
+                             f"{config.unlabelled_objects!r}")
         if config.scaling.angle_bins != config.angle_bins:
             raise ValueError(f"scaling.angle_bins {config.scaling.angle_bins} != angle_bins "
                              f"{config.angle_bins}")
@@ -195,9 +223,13 @@ class HeightMapDataset:
         size = cfg.spec.size_px
         good = [lab.rectangle for lab in labels if lab.robustness >= cfg.good_robustness]
         if cfg.angle_bins:
+            unknown = None
+            if cfg.unlabelled_objects == "unknown":
+                unknown = object_cells(hm, frame)
             target = draw_bin_targets(labels, size, cfg.angle_bins, cfg.scaling,
                                       good=cfg.good_robustness,
-                                      background_weight=cfg.background_weight)
+                                      background_weight=cfg.background_weight,
+                                      unknown=unknown)
         else:
             target = draw_training_maps(good, (size, size), cfg.scaling)
         x = cfg.normalisation.apply(hm.height_m)[None].astype(np.float32)

@@ -57,7 +57,8 @@ DEFAULT_RECIPE: dict[str, Any] = {
              "max_samples": None,
              # input "height_map" (data kind "graded": the generator's graded labels)
              "input": "depth_crop", "height_map": {"size_px": 224, "resolution_m": 0.002},
-             "angle_bins": 0, "width_scale_px": 150.0, "background_weight": 1.0},
+             "angle_bins": 0, "width_scale_px": 150.0, "background_weight": 1.0,
+             "unlabelled_objects": "bad"},
     "augmentation": asdict(Augmentation()),
     "train": {"epochs": 10, "batch_size": 8, "optimizer": "adam", "lr": 1e-3,
               "momentum": 0.9, "weight_decay": 0.0, "schedule": "cosine", "poly_power": 0.9,
@@ -134,7 +135,8 @@ def height_map_config(recipe: dict) -> HeightMapConfig:
     bins = int(d["angle_bins"])
     return HeightMapConfig(spec=spec, angle_bins=bins,
                            scaling=OutputScaling(float(d["width_scale_px"]), bins),
-                           background_weight=float(d["background_weight"]))
+                           background_weight=float(d["background_weight"]),
+                           unlabelled_objects=str(d["unlabelled_objects"]))
 
 
 def _build_height_map_datasets(recipe: dict):

@@ -1,11 +1,11 @@
 """The opening measured in a height map: extent across the closing direction + clearance,
-centred, capped at the stroke, not fooled by occlusion shadows."""
+centred, checked against the stroke, not fooled by occlusion shadows."""
 
 import numpy as np
 import pytest
 
 from grasp_seg_ros.core.grasp import Grasp2D
-from grasp_seg_ros.core.opening import OpeningParams, measure_opening
+from grasp_seg_ros.core.opening import OpeningParams, fits, measure_opening
 
 RES = 0.002
 PARAMS = OpeningParams(clearance_m=0.015, max_opening_m=0.085)
@@ -31,14 +31,17 @@ def test_across_a_bar_the_opening_is_its_width_plus_clearance_and_the_grasp_is_c
     assert out.angle_rad == pytest.approx(np.radians(90.0)) and out.quality == 0.9
 
 
-def test_along_a_short_bar_the_extent_is_its_length_and_a_long_one_is_capped_at_the_stroke():
+def test_along_a_short_bar_the_extent_is_its_length_and_a_long_one_does_not_fit():
     short = bar_map()
     short[:, 110:] = 0.0       # now 6 cm long (columns 80..109)
     out = measure_opening(short, grasp(106, 100, 0.0), RES, PARAMS)
     assert out.width_px * RES == pytest.approx(0.060 + 0.015, abs=RES)
     assert abs(out.col - 94.5) <= 0.5     # the middle of columns 80..109
-    capped = measure_opening(bar_map(), grasp(106, 100, 0.0), RES, PARAMS)
-    assert capped.width_px * RES == pytest.approx(PARAMS.max_opening_m)
+    assert fits(out, RES, PARAMS)
+    # along the 12 cm bar the gripper cannot close on it: wider than the stroke
+    along = measure_opening(bar_map(), grasp(106, 100, 0.0), RES, PARAMS)
+    assert along.width_px * RES == pytest.approx(0.120 + 0.015, abs=RES)
+    assert not fits(along, RES, PARAMS)
 
 
 def test_a_rounded_top_counts_down_to_half_its_height():

@@ -3,7 +3,8 @@ import pytest
 import torch
 
 from grasp_seg_ros.core.camera import CameraIntrinsics
-from grasp_seg_ros.core.errors import DeviceUnavailable, InvalidCameraInfo, InvalidDepth
+from grasp_seg_ros.core.errors import (DeviceUnavailable, InvalidCameraInfo, InvalidDepth,
+                                       NoGraspFound)
 from grasp_seg_ros.core.preprocess import Crop, CropSpec
 from grasp_seg_ros.inference.backends import resolve_device
 from grasp_seg_ros.inference.detector import DetectorConfig, GraspDetector
@@ -76,9 +77,14 @@ def test_height_map_grasps_open_to_the_box_and_depth_crop_models_refuse_measurin
     model = det.detect(box_scene(), INTR, config=replace(
         det.config, opening=OpeningParams(mode="model"))).best
     assert model.width_m == pytest.approx(0.03, abs=0.002)     # the width head: 15 cells
+    # the model's width is capped at the stroke; a measured opening beyond it is no grasp
     capped = det.detect(box_scene(), INTR, config=replace(
-        det.config, opening=OpeningParams(max_opening_m=0.03, clearance_m=0.015))).best
-    assert capped.width_m == pytest.approx(0.03)
+        det.config, opening=OpeningParams(mode="model", max_opening_m=0.025,
+                                          clearance_m=0.015))).best
+    assert capped.width_m == pytest.approx(0.025)
+    with pytest.raises(NoGraspFound, match="need a wider opening than max_opening_m"):
+        det.detect(box_scene(), INTR, config=replace(
+            det.config, opening=OpeningParams(max_opening_m=0.04, clearance_m=0.015)))
     with pytest.raises(ValueError, match="needs a height-map model"):
         GraspDetector(biased_model, device="cpu",
                       config=DetectorConfig(opening=OpeningParams(mode="measured")))

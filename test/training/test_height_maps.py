@@ -73,6 +73,25 @@ def test_augmented_maps_keep_labels_on_their_objects(scenes):
             assert (y[bins:2 * bins] < 0).mean() > 0.9   # background counts
 
 
+def test_object_cells_no_candidate_covers_can_be_left_out_instead_of_taught_as_bad(scenes):
+    samples = graded_samples(scenes)
+    bins = HeightMapConfig().angle_bins
+    unknown_ds = HeightMapDataset(samples, HeightMapConfig(unlabelled_objects="unknown"))
+    plain_ds = HeightMapDataset(samples)
+    for i in range(len(samples)):
+        x, y, _ = unknown_ds.example(i)
+        unknown = (y[bins:2 * bins] == 0).all(0)
+        assert unknown.mean() > 0.002
+        assert np.median(x[0][unknown]) > 0.1       # standing on the table (decimetres)
+        plain = plain_ds.example(i)[1]
+        assert (plain[bins:2 * bins][:, unknown] < 0).all()    # background by default
+        # candidates and the rest of the background are the same either way
+        np.testing.assert_array_equal(y[:bins], plain[:bins])
+        assert ((y[bins:2 * bins] != plain[bins:2 * bins]).any(0) == unknown).all()
+    with pytest.raises(ValueError, match="unlabelled_objects"):
+        HeightMapDataset(samples, HeightMapConfig(unlabelled_objects="maybe"))
+
+
 def test_bin_targets_weigh_two_nearest_bins_and_leave_untried_bins_out():
     from grasp_seg_ros.core.rectangles import GraspRectangle
     from grasp_seg_ros.training.height_maps import GridLabel
