@@ -42,6 +42,9 @@ from grasp_seg_ros.training.datasets import DepthSample
 
 LOG = logging.getLogger(__name__)
 
+#: background higher than this above the plane is "raised" (HeightMapConfig)
+RAISED_M = 0.01
+
 
 @dataclass(frozen=True)
 class GradedFrame:
@@ -128,9 +131,13 @@ def draw_bin_targets(labels: Sequence[GridLabel], size: int, bins: int,
                      scaling: OutputScaling, *, good: float = 0.5,
                      centre_fraction: float = 1.0 / 3.0,
                      background_weight: float = 1.0,
-                     unknown: np.ndarray | None = None) -> np.ndarray:
+                     unknown: np.ndarray | None = None,
+                     raised: np.ndarray | None = None,
+                     raised_weight: float = 1.0) -> np.ndarray:
     """(2B + 2, S, S) float32 targets and weights (module docstring); ``unknown`` ((S, S)
-    bool) marks cells left out where no candidate covers them (objects not tried there)."""
+    bool) marks cells left out where no candidate covers them (objects not tried there);
+    background cells in ``raised`` (things standing up that are not objects: a tray's wall)
+    weigh ``raised_weight`` times as much as the rest of the background."""
     target = np.zeros((2 * bins + 2, size, size), np.float32)
     q, wq = target[:bins], target[bins:2 * bins]
     width, ww = target[2 * bins], target[2 * bins + 1]
@@ -153,6 +160,8 @@ def draw_bin_targets(labels: Sequence[GridLabel], size: int, bins: int,
             width[sel] = scaling.encode_width(np.float32(lab.rectangle.opening_px))
             ww[sel] = 1.0
     wq[:, ~covered] = -background_weight
+    if raised is not None:
+        wq[:, raised & ~covered] = -background_weight * raised_weight
     if unknown is not None:
         wq[:, unknown & ~covered] = 0.0
     return target
@@ -172,13 +181,18 @@ class HeightMapConfig:
     #: out; needs the scenes' object masks): only the table, the tray and what else is not an
     #: object then teaches "nothing to grasp"
     unlabelled_objects: str = "bad"
+    #: background standing more than 1 cm above the plane that is not an object (a tray's
+    #: walls, the ridges a network most easily takes for a bar) weighs this many times as
+    #: much as the rest of the background (needs the object masks when != 1)
+    raised_background_weight: float = 1.0
 
 
 def object_cells(hm: HeightMap, frame: GradedFrame) -> np.ndarray:
     """(S, S) bool: cells whose surface point is seen on an object's pixel."""
     if frame.objects is None:
-        raise FileNotFoundError("unlabelled_objects 'unknown' needs the scenes' object masks "
-                                "(*_mask.png), which this scene lacks")
+        raise FileNotFoundError("unlabelled_objects 'unknown' and raised_background_weight "
+                                "need the scenes' object masks (*_mask.png), which this "
+                                "scene lacks")
     px = np.rint(hm.cell_pixels(frame.intrinsics)).astype(np.int64)
     rows, cols = px[..., 0], px[..., 1]
     h, w = frame.objects.shape
@@ -223,13 +237,16 @@ class HeightMapDataset:
         size = cfg.spec.size_px
         good = [lab.rectangle for lab in labels if lab.robustness >= cfg.good_robustness]
         if cfg.angle_bins:
-            unknown = None
-            if cfg.unlabelled_objects == "unknown":
-                unknown = object_cells(hm, frame)
+            unknown, raised = None, None
+            if cfg.unlabelled_objects == "unknown" or cfg.raised_background_weight != 1.0:
+                objects = object_cells(hm, frame)
+                unknown = objects if cfg.unlabelled_objects == "unknown" else None
+                raised = (hm.height_m > RAISED_M) & ~objects
             target = draw_bin_targets(labels, size, cfg.angle_bins, cfg.scaling,
                                       good=cfg.good_robustness,
                                       background_weight=cfg.background_weight,
-                                      unknown=unknown)
+                                      unknown=unknown, raised=raised,
+                                      raised_weight=cfg.raised_background_weight)
         else:
             target = draw_training_maps(good, (size, size), cfg.scaling)
         x = cfg.normalisation.apply(hm.height_m)[None].astype(np.float32)

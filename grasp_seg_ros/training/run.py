@@ -58,7 +58,7 @@ DEFAULT_RECIPE: dict[str, Any] = {
              # input "height_map" (data kind "graded": the generator's graded labels)
              "input": "depth_crop", "height_map": {"size_px": 224, "resolution_m": 0.002},
              "angle_bins": 0, "width_scale_px": 150.0, "background_weight": 1.0,
-             "unlabelled_objects": "bad"},
+             "unlabelled_objects": "bad", "raised_background_weight": 1.0},
     "augmentation": asdict(Augmentation()),
     "train": {"epochs": 10, "batch_size": 8, "optimizer": "adam", "lr": 1e-3,
               "momentum": 0.9, "weight_decay": 0.0, "schedule": "cosine", "poly_power": 0.9,
@@ -136,7 +136,8 @@ def height_map_config(recipe: dict) -> HeightMapConfig:
     return HeightMapConfig(spec=spec, angle_bins=bins,
                            scaling=OutputScaling(float(d["width_scale_px"]), bins),
                            background_weight=float(d["background_weight"]),
-                           unlabelled_objects=str(d["unlabelled_objects"]))
+                           unlabelled_objects=str(d["unlabelled_objects"]),
+                           raised_background_weight=float(d["raised_background_weight"]))
 
 
 def _build_height_map_datasets(recipe: dict):

@@ -92,6 +92,27 @@ def test_object_cells_no_candidate_covers_can_be_left_out_instead_of_taught_as_b
         HeightMapDataset(samples, HeightMapConfig(unlabelled_objects="maybe"))
 
 
+def test_raised_background_weighs_more_and_counts_so_in_the_loss():
+    from grasp_seg_ros.core.rectangles import GraspRectangle
+    from grasp_seg_ros.training.height_maps import GridLabel
+    scaling = OutputScaling(50.0, 12)
+    labels = [GridLabel(GraspRectangle(50, 50, np.radians(20.0), 30, 10), 1.0)]
+    raised = np.zeros((100, 100), bool)
+    raised[0:3, :] = True            # a wall along one edge
+    raised[50, 50] = True            # under the candidate: the candidate's label wins
+    t = draw_bin_targets(labels, 100, 12, scaling, raised=raised, raised_weight=5.0)
+    w = t[12:24]
+    assert (w[:, 0:3, :] == -5.0).all() and (w[:, 10:20, 10:20] == -1.0).all()
+    assert w[7, 50, 50] > 0
+    pred = torch.zeros(1, 13, 100, 100)
+    on_wall, on_table = pred.clone(), pred.clone()
+    on_wall[0, 3, 1, 1] = 1.0
+    on_table[0, 3, 10, 10] = 1.0
+    target = torch.from_numpy(t)[None]
+    assert float(binned_map_losses(on_wall, target)["loss_background"]) == pytest.approx(
+        5.0 * float(binned_map_losses(on_table, target)["loss_background"]))
+
+
 def test_bin_targets_weigh_two_nearest_bins_and_leave_untried_bins_out():
     from grasp_seg_ros.core.rectangles import GraspRectangle
     from grasp_seg_ros.training.height_maps import GridLabel
