@@ -6,7 +6,8 @@ import sys
 import cv2
 import pytest
 
-from grasp_seg_ros.core.resources import DEFAULT_MODEL, shipped_models
+from grasp_seg_ros.core.resources import DEFAULT_MODEL, resolve_model, shipped_models
+from grasp_seg_ros.nets.weights import read_metadata
 
 
 @pytest.mark.skipif(DEFAULT_MODEL not in shipped_models(), reason="no shipped default model")
@@ -23,7 +24,9 @@ def test_demo_prints_grasps_and_saves_overlays(tmp_path):
     pngs = sorted(out.glob("overlay_*.png"))
     assert len(pngs) == 2
     img = cv2.imread(str(pngs[0]))
-    assert img.shape == (600, 600, 3)
+    # the network's input (a 300-px depth crop or a 224-cell height map), drawn at 2x
+    size = 2 * read_metadata(resolve_model(DEFAULT_MODEL)).input_size_px
+    assert img.shape == (size, size, 3)
     # the best grasp is drawn in red (BGR 0, 0, 255)
     assert ((img[:, :, 2] == 255) & (img[:, :, 0] == 0) & (img[:, :, 1] == 0)).sum() > 20
 

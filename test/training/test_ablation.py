@@ -112,7 +112,8 @@ def test_evaluation_rows_with_the_probe_and_a_sim_eval_grid(tmp_path):
 def test_shipped_evaluation_config_loads():
     config = load_config(ROOT / "config" / "evaluation.yaml")
     ids = [row["id"] for row in config["rows"]]
-    assert ids == ["ggcnn", "ggcnn2", "pspnet_r18", "baseline", "baseline_along"]
+    assert ids == ["ggcnn", "ggcnn2", "pspnet_r18", "ggcnn2_heightmap", "baseline",
+                   "baseline_along"]
     grippers = {run["gripper"] for run in config["sim_eval"]["runs"]}
     cameras = {run["camera"] for run in config["sim_eval"]["runs"]}
     assert grippers == {"robotiq_2f85", "franka", "legacy"} and cameras == {"top", "tilted"}
