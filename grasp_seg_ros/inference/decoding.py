@@ -50,13 +50,19 @@ def decode(raw: np.ndarray, pre: Preprocessed | HeightMap, intrinsics: CameraInt
                  if np.isfinite([g.angle_rad, g.width_px, g.quality]).all()]
     if measuring:
         res = pre.grid.resolution_m
-        measured = [measure_opening(pre.height_m, g, res, opening, pre.hole_mask) or g
-                    for g in grasps_2d]
-        # an object wider than the stroke across the closing direction cannot be grasped so
-        grasps_2d = [g for g in measured if fits(g, res, opening)]
-        if not grasps_2d:
-            raise NoGraspFound(f"all {len(measured)} candidate grasps need a wider opening "
+        wanted = params.top_k if accept is None else len(grasps_2d)
+        fitting = []
+        for g in grasps_2d:   # best first, until enough fit
+            m = measure_opening(pre.height_m, g, res, opening, pre.hole_mask) or g
+            # an object wider than the stroke across the closing direction cannot be grasped so
+            if fits(m, res, opening):
+                fitting.append(m)
+                if len(fitting) >= wanted:
+                    break
+        if not fitting:
+            raise NoGraspFound(f"all {len(grasps_2d)} candidate grasps need a wider opening "
                                f"than max_opening_m ({opening.max_opening_m} m)")
+        grasps_2d = fitting
     if isinstance(pre, HeightMap):
         def to_pose(g: Grasp2D) -> GraspPose:
             return pre.grid.grasp_pose(g, pre.height_m, intrinsics)
