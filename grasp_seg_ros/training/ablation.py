@@ -47,7 +47,7 @@ BEGIN, END = "<!-- ablation:begin -->", "<!-- ablation:end -->"
 
 def load_config(path: Path, sets: list[str] = ()) -> dict:
     """Read and check an ablation config (unknown keys and duplicate row ids are errors)."""
-    from grasp_seg_ros.training.run import apply_sets
+    from grasp_seg_ros.training.recipe import apply_sets
     config = yaml.safe_load(Path(path).read_text()) or {}
     config = apply_sets(config, list(sets))
     unknown = set(config) - CONFIG_KEYS
@@ -111,7 +111,8 @@ def budget_sets(row: dict, config: dict) -> list[str]:
 def train_row(row: dict, config: dict, out: Path, weights_of: dict[str, Path]) -> Path:
     """The row's weight file: the one it names, or its recipe trained (resumed) under out."""
     from grasp_seg_ros.core.resources import resolve_model
-    from grasp_seg_ros.training.run import RunSource, load_recipe, train
+    from grasp_seg_ros.training.recipe import load_recipe
+    from grasp_seg_ros.training.run import RunSource, train
     if row.get("predictor"):
         return Path(row["predictor"])  # not a file: a network-free predictor's name
     if row.get("weights"):
@@ -128,7 +129,7 @@ def train_row(row: dict, config: dict, out: Path, weights_of: dict[str, Path]) -
     weights = run_dir / "model.safetensors"
     state = run_dir / "checkpoint.pt"
     done = weights.is_file() and state.is_file() and int(torch.load(
-        state, map_location="cpu", weights_only=True)["epoch"]) >= recipe["train"]["epochs"]
+        state, map_location="cpu", weights_only=True)["epoch"]) >= recipe.train.epochs
     if done:
         LOG.info("%s: trained already (%s)", row["id"], weights)
     else:

@@ -13,11 +13,9 @@ images), model.safetensors with its metadata and model.md (the model card), metr
 from __future__ import annotations
 
 import argparse
-import copy
 import csv
 import json
 import logging
-import math
 import os
 import subprocess
 import time
@@ -33,8 +31,6 @@ import yaml
 from grasp_seg_ros.nets import get_model
 from grasp_seg_ros.nets.weights import ModelMetadata, save_weights
 from grasp_seg_ros.core.grasp import OutputScaling, maps_from_raw
-from grasp_seg_ros.core.heightmap import HeightMapSpec
-from grasp_seg_ros.training.augmentation import Augmentation, GridAugmentation
 from grasp_seg_ros.training.datasets import (GraspDataset, SampleConfig, load_samples,
                                              split_samples)
 from grasp_seg_ros.training.height_maps import HeightMapConfig, HeightMapDataset, graded_samples
@@ -42,78 +38,9 @@ from grasp_seg_ros.training.loop import load_checkpoint, save_checkpoint, train_
 from grasp_seg_ros.training.losses import Distiller, model_losses, total_loss
 from grasp_seg_ros.training.metric import direction_pairs, rectangle_metric
 from grasp_seg_ros.training.model_card import write_model_card
+from grasp_seg_ros.training.recipe import Recipe, TrainRecipe, load_recipe
 
 LOG = logging.getLogger("grasp_seg_ros.train")
-
-DEFAULT_RECIPE: dict[str, Any] = {
-    "name": "run",
-    "description": "",
-    "out": "runs/run",
-    # init: a model file (path or shipped name) of the same architecture to start from
-    "model": {"arch": "ggcnn", "kwargs": {}, "init": None},
-    "data": {"kind": "synthetic", "train": "data/synthetic/train", "val": None,
-             "test": None, "depth": "stereo", "split": "image", "val_fraction": 0.1,
-             "object_map": None, "crop_size_px": 300, "centre_on_grasps": False,
-             "max_samples": None,
-             # input "height_map" (data kind "graded": the generator's graded labels)
-             "input": "depth_crop", "height_map": {"size_px": 224, "resolution_m": 0.002},
-             "angle_bins": 0, "width_scale_px": 150.0, "background_weight": 1.0,
-             "unlabelled_objects": "bad", "raised_background_weight": 1.0},
-    "augmentation": asdict(Augmentation()),
-    "train": {"epochs": 10, "batch_size": 8, "optimizer": "adam", "lr": 1e-3,
-              "momentum": 0.9, "weight_decay": 0.0, "schedule": "cosine", "poly_power": 0.9,
-              "warmup_steps": 0, "grad_clip": 0.0,
-              "seed": 0, "num_workers": 0, "max_steps_per_epoch": None, "threads": 0,
-              "aux_weight": 0.4,
-              # binned heads: the listwise term between a cell's directions (losses.py)
-              "rank_weight": 0.0, "rank_temperature": 0.1},
-    "distill": {"teacher": None, "kd_weight": 1.0, "gt_weight": 1.0, "feature_weight": 0.0,
-                "feature_layer": "layer4"},
-    "eval": {"top_k": [1, 5], "plot_images": 4},
-}
-
-
-def merge(base: dict, update: dict) -> dict:
-    out = copy.deepcopy(base)
-    for k, v in update.items():
-        if isinstance(v, dict) and isinstance(out.get(k), dict):
-            out[k] = merge(out[k], v)
-        else:
-            out[k] = v
-    return out
-
-
-def apply_sets(recipe: dict, sets: list[str]) -> dict:
-    """--set a.b=value (value parsed as YAML) overrides."""
-    for item in sets:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise ValueError(f"--set expects key=value, got {item!r}")
-        node = recipe
-        parts = key.split(".")
-        for p in parts[:-1]:
-            node = node.setdefault(p, {})
-        node[parts[-1]] = yaml.safe_load(value)
-    return recipe
-
-
-def load_recipe(path: Path | None, sets: list[str] = ()) -> dict:
-    recipe = copy.deepcopy(DEFAULT_RECIPE)
-    if path is not None:
-        loaded = yaml.safe_load(Path(path).read_text()) or {}
-        unknown = set(loaded) - set(DEFAULT_RECIPE)
-        if unknown:
-            raise ValueError(f"{path}: unknown recipe keys {sorted(unknown)}")
-        recipe = merge(recipe, loaded)
-    recipe = apply_sets(recipe, list(sets))
-    for section in ("data", "train", "eval", "distill"):
-        unknown = set(recipe[section]) - set(DEFAULT_RECIPE[section])
-        if unknown:
-            raise ValueError(f"unknown keys in '{section}': {sorted(unknown)}")
-    if recipe["augmentation"] is not None:
-        Augmentation(**{k: tuple(v) if isinstance(v, list) else v
-                        for k, v in recipe["augmentation"].items()})  # validates the keys
-    return recipe
 
 
 def git_commit() -> str:
@@ -128,87 +55,59 @@ def _expand(path: str | None) -> Path | None:
     return Path(os.path.expandvars(os.path.expanduser(path))) if path else None
 
 
-def height_map_config(recipe: dict) -> HeightMapConfig:
-    d = recipe["data"]
-    spec = HeightMapSpec.from_dict(d["height_map"])
-    spec.validate()
-    bins = int(d["angle_bins"])
-    return HeightMapConfig(spec=spec, angle_bins=bins,
-                           scaling=OutputScaling(float(d["width_scale_px"]), bins),
-                           background_weight=float(d["background_weight"]),
-                           unlabelled_objects=str(d["unlabelled_objects"]),
-                           raised_background_weight=float(d["raised_background_weight"]))
+def height_map_config(recipe: Recipe) -> HeightMapConfig:
+    d = recipe.data
+    return HeightMapConfig(spec=d.height_map, angle_bins=d.angle_bins,
+                           scaling=OutputScaling(d.width_scale_px, d.angle_bins),
+                           background_weight=d.background_weight,
+                           unlabelled_objects=d.unlabelled_objects,
+                           raised_background_weight=d.raised_background_weight)
 
 
-def _build_height_map_datasets(recipe: dict):
-    d = recipe["data"]
-    if d["kind"] != "graded":
-        raise ValueError("data.input height_map trains on the generator's graded labels: "
-                         f"set data.kind to 'graded' (got {d['kind']!r})")
-    train = graded_samples(_expand(d["train"]), depth=d["depth"])
-    if d["max_samples"]:
-        train = train[:int(d["max_samples"])]
-    if d["val"]:
-        val = graded_samples(_expand(d["val"]), depth=d["depth"])
+def _build_height_map_datasets(recipe: Recipe):
+    d = recipe.data
+    train = graded_samples(_expand(d.train), depth=d.depth)
+    if d.max_samples:
+        train = train[:d.max_samples]
+    if d.val:
+        val = graded_samples(_expand(d.val), depth=d.depth)
     else:
-        train, val = split_samples(train, how=d["split"], test_fraction=d["val_fraction"],
-                                   seed=recipe["train"]["seed"])
-    test = graded_samples(_expand(d["test"]), depth=d["depth"]) if d["test"] else None
+        train, val = split_samples(train, how=d.split, test_fraction=d.val_fraction,
+                                   seed=recipe.train.seed)
+    test = graded_samples(_expand(d.test), depth=d.depth) if d.test else None
     config = height_map_config(recipe)
-    aug = recipe["augmentation"]
-    augmentation = None if aug is None else GridAugmentation(
-        rotation_deg=float(aug.get("rotation_deg", 180.0)), mirror=bool(aug.get("flip", True)),
-        max_shift_px=int(aug.get("max_shift_px", 20)))
-    seed = recipe["train"]["seed"]
-    return (HeightMapDataset(train, config, augmentation, seed=seed),
+    seed = recipe.train.seed
+    return (HeightMapDataset(train, config, recipe.grid_augmentation(), seed=seed),
             HeightMapDataset(val, config),
             HeightMapDataset(test, config) if test is not None else None)
 
 
-def build_datasets(recipe: dict):
+def build_datasets(recipe: Recipe):
     """(train, validation, test or None) datasets of the recipe's input kind."""
-    d = recipe["data"]
-    if d["input"] == "height_map":
+    d = recipe.data
+    if d.input == "height_map":
         return _build_height_map_datasets(recipe)
-    if d["input"] != "depth_crop":
-        raise ValueError(f"data.input must be depth_crop or height_map, got {d['input']!r}")
-    kwargs = {"depth": d["depth"]} if d["kind"] != "cornell" else \
-        {"object_map": _expand(d["object_map"])}
-    train = load_samples(d["kind"], _expand(d["train"]), **kwargs)
-    if d["max_samples"]:
-        train = train[:int(d["max_samples"])]
-    if d["val"]:
-        val = load_samples(d["kind"], _expand(d["val"]), **kwargs)
+    kwargs = {"depth": d.depth} if d.kind != "cornell" else \
+        {"object_map": _expand(d.object_map)}
+    train = load_samples(d.kind, _expand(d.train), **kwargs)
+    if d.max_samples:
+        train = train[:d.max_samples]
+    if d.val:
+        val = load_samples(d.kind, _expand(d.val), **kwargs)
     else:
-        train, val = split_samples(train, how=d["split"], test_fraction=d["val_fraction"],
-                                   seed=recipe["train"]["seed"])
-    test = load_samples(d["kind"], _expand(d["test"]), **kwargs) if d["test"] else None
-    config = SampleConfig(crop_size_px=d["crop_size_px"],
-                          centre_on_grasps=d["centre_on_grasps"])
-    aug = recipe["augmentation"]
-    augmentation = None if aug is None else Augmentation(
-        **{k: tuple(v) if isinstance(v, list) else v for k, v in aug.items()})
-    return (GraspDataset(train, config, augmentation, seed=recipe["train"]["seed"]),
+        train, val = split_samples(train, how=d.split, test_fraction=d.val_fraction,
+                                   seed=recipe.train.seed)
+    test = load_samples(d.kind, _expand(d.test), **kwargs) if d.test else None
+    config = SampleConfig(crop_size_px=d.crop_size_px, centre_on_grasps=d.centre_on_grasps)
+    return (GraspDataset(train, config, recipe.augmentation, seed=recipe.train.seed),
             GraspDataset(val, config),
             GraspDataset(test, config) if test is not None else None)
 
 
-def model_kwargs(recipe: dict) -> dict:
-    """The recipe's model.kwargs, with data.angle_bins (the heads must match the targets)."""
-    kwargs = dict(recipe["model"]["kwargs"])
-    bins = int(recipe["data"]["angle_bins"])
-    if bins:
-        if kwargs.get("angle_bins", bins) != bins:
-            raise ValueError(f"model.kwargs.angle_bins {kwargs['angle_bins']} != "
-                             f"data.angle_bins {bins}")
-        kwargs["angle_bins"] = bins
-    return kwargs
-
-
-def height_map_training_notes(recipe: dict) -> dict:
+def height_map_training_notes(recipe: Recipe) -> dict:
     """What a height-map model's card must say about its data: the cameras of the training
     scenes, the gripper profile that graded their labels, and the loss options."""
-    root = _expand(recipe["data"]["train"])
+    root = _expand(recipe.data.train)
     kinds: dict[str, int] = {}
     grippers: set[str] = set()
     heights, tilts = [], []
@@ -218,8 +117,8 @@ def height_map_training_notes(recipe: dict) -> dict:
         grippers.add(str(cam.get("gripper", "?")))
         heights.append(float(cam.get("height_m", float("nan"))))
         tilts.append(float(cam.get("tilt_deg", float("nan"))))
-    notes = {"rank_weight": recipe["train"]["rank_weight"],
-             "rank_temperature": recipe["train"]["rank_temperature"]}
+    notes = {"rank_weight": recipe.train.rank_weight,
+             "rank_temperature": recipe.train.rank_temperature}
     if heights:
         notes["training_cameras"] = (
             f"{len(heights)} scenes, one camera each: "
@@ -244,47 +143,41 @@ def init_from(model: torch.nn.Module, name: str) -> None:
     LOG.info("starting from the weights of %s", path)
 
 
-def binned_options(t: dict) -> dict:
-    """The recipe's options for binned heads' losses (losses.binned_map_losses)."""
-    return {"rank_weight": float(t["rank_weight"]),
-            "rank_temperature": float(t["rank_temperature"])}
+def make_optimizer(model: torch.nn.Module, t: TrainRecipe) -> torch.optim.Optimizer:
+    if t.optimizer == "adam":
+        return torch.optim.Adam(model.parameters(), lr=t.lr, weight_decay=t.weight_decay)
+    if t.optimizer == "sgd":
+        return torch.optim.SGD(model.parameters(), lr=t.lr, momentum=t.momentum,
+                               weight_decay=t.weight_decay)
+    raise ValueError(f"optimizer must be adam or sgd, got {t.optimizer!r}")
 
 
-def make_optimizer(model: torch.nn.Module, t: dict) -> torch.optim.Optimizer:
-    if t["optimizer"] == "adam":
-        return torch.optim.Adam(model.parameters(), lr=t["lr"], weight_decay=t["weight_decay"])
-    if t["optimizer"] == "sgd":
-        return torch.optim.SGD(model.parameters(), lr=t["lr"], momentum=t["momentum"],
-                               weight_decay=t["weight_decay"])
-    raise ValueError(f"optimizer must be adam or sgd, got {t['optimizer']!r}")
-
-
-def describe_optimiser(t: dict) -> str:
+def describe_optimiser(t: TrainRecipe) -> str:
     """One line for the model card: optimiser, learning rate, schedule, warmup, clipping."""
-    text = f"{t['optimizer']} lr {t['lr']}, {t['schedule']} schedule"
-    if t.get("warmup_steps"):
-        text += f", {t['warmup_steps']} warmup steps"
-    if t.get("grad_clip"):
-        text += f", gradient norm clipped at {t['grad_clip']}"
+    text = f"{t.optimizer} lr {t.lr}, {t.schedule} schedule"
+    if t.warmup_steps:
+        text += f", {t.warmup_steps} warmup steps"
+    if t.grad_clip:
+        text += f", gradient norm clipped at {t.grad_clip}"
     return text
 
 
-def make_schedule(opt, t: dict, total_steps: int):
+def make_schedule(opt, t: TrainRecipe, total_steps: int):
     """The recipe's cosine or poly decay over total_steps; with train.warmup_steps > 0 the
     learning rate first rises linearly from 1/warmup_steps of its value (a deep trunk trained
     from scratch at SGD's lr 0.01 can diverge in its first steps), then decays over the rest."""
-    warmup = int(t.get("warmup_steps") or 0)
+    warmup = int(t.warmup_steps or 0)
     if warmup < 0 or (warmup and warmup >= total_steps):
         raise ValueError(f"train.warmup_steps must be in [0, {total_steps}) (the run's steps), "
                          f"got {warmup}")
     decay_steps = max(1, total_steps - warmup)
-    if t["schedule"] == "cosine":
+    if t.schedule == "cosine":
         decay = torch.optim.lr_scheduler.CosineAnnealingLR(opt, decay_steps)
-    elif t["schedule"] == "poly":
+    elif t.schedule == "poly":
         decay = torch.optim.lr_scheduler.PolynomialLR(opt, total_iters=decay_steps,
-                                                      power=t["poly_power"])
+                                                      power=t.poly_power)
     else:
-        raise ValueError(f"schedule must be cosine or poly, got {t['schedule']!r}")
+        raise ValueError(f"schedule must be cosine or poly, got {t.schedule!r}")
     if not warmup:
         return decay
     rise = torch.optim.lr_scheduler.LinearLR(opt, start_factor=1.0 / warmup, end_factor=1.0,
@@ -408,49 +301,49 @@ class RunSource:
                          *(f"--set {item}" for item in self.sets)])
 
 
-def train(recipe: dict, out: Path, source: RunSource = RunSource()) -> dict:
+def train(recipe: Recipe, out: Path, source: RunSource = RunSource()) -> dict:
     ddp = Distributed()
-    t = recipe["train"]
-    if t["threads"]:
-        torch.set_num_threads(int(t["threads"]))
-    torch.manual_seed(t["seed"])
+    t = recipe.train
+    if t.threads:
+        torch.set_num_threads(int(t.threads))
+    torch.manual_seed(t.seed)
     train_set, val_set, test_set = build_datasets(recipe)
-    model = get_model(recipe["model"]["arch"], **model_kwargs(recipe)).to(ddp.device)
-    if recipe["model"]["init"] and not (out / "checkpoint.pt").is_file():
-        init_from(model, str(recipe["model"]["init"]))
+    model = get_model(recipe.model.arch, **recipe.model_kwargs()).to(ddp.device)
+    if recipe.model.init and not (out / "checkpoint.pt").is_file():
+        init_from(model, str(recipe.model.init))
     net = model
     if ddp.enabled:
         net = torch.nn.parallel.DistributedDataParallel(
             model, device_ids=[ddp.local_rank] if ddp.device.type == "cuda" else None)
     sampler = torch.utils.data.DistributedSampler(
-        train_set, num_replicas=ddp.world, rank=ddp.rank, shuffle=True, seed=t["seed"],
+        train_set, num_replicas=ddp.world, rank=ddp.rank, shuffle=True, seed=t.seed,
         drop_last=True) if ddp.enabled else None
     loader = torch.utils.data.DataLoader(
-        train_set, batch_size=t["batch_size"], shuffle=sampler is None, sampler=sampler,
-        num_workers=t["num_workers"], drop_last=True,
-        generator=torch.Generator().manual_seed(t["seed"]) if sampler is None else None,
+        train_set, batch_size=t.batch_size, shuffle=sampler is None, sampler=sampler,
+        num_workers=t.num_workers, drop_last=True,
+        generator=torch.Generator().manual_seed(t.seed) if sampler is None else None,
         pin_memory=ddp.device.type == "cuda", persistent_workers=False)
     steps = len(loader)
-    if t["max_steps_per_epoch"]:
-        steps = min(steps, int(t["max_steps_per_epoch"]))
+    if t.max_steps_per_epoch:
+        steps = min(steps, int(t.max_steps_per_epoch))
     if steps == 0:
         raise ValueError(f"{len(train_set)} training samples make no batch of "
-                         f"{t['batch_size']} (per process)")
+                         f"{t.batch_size} (per process)")
     distiller = None
-    if recipe["distill"]["teacher"]:
+    if recipe.distill.teacher:
         from grasp_seg_ros.core.resources import resolve_model
         from grasp_seg_ros.nets.weights import load_weights
-        teacher, _ = load_weights(resolve_model(str(recipe["distill"]["teacher"])),
+        teacher, _ = load_weights(resolve_model(str(recipe.distill.teacher)),
                                   device=ddp.device)
-        d = recipe["distill"]
-        distiller = Distiller(teacher, kd_weight=d["kd_weight"], gt_weight=d["gt_weight"],
-                              aux_weight=t["aux_weight"], feature_weight=d["feature_weight"],
-                              student=model, feature_layer=d["feature_layer"],
-                              binned=binned_options(t))
+        d = recipe.distill
+        distiller = Distiller(teacher, kd_weight=d.kd_weight, gt_weight=d.gt_weight,
+                              aux_weight=t.aux_weight, feature_weight=d.feature_weight,
+                              student=model, feature_layer=d.feature_layer,
+                              binned=t.binned_options())
     opt = make_optimizer(model, t)
     if distiller is not None and distiller.trainable:
         opt.add_param_group({"params": distiller.trainable})
-    sched = make_schedule(opt, t, t["epochs"] * steps)
+    sched = make_schedule(opt, t, t.epochs * steps)
     out.mkdir(parents=True, exist_ok=True)
     ckpt = out / "checkpoint.pt"
     extra = ({"adapter": distiller.adapter}
@@ -464,7 +357,8 @@ def train(recipe: dict, out: Path, source: RunSource = RunSource()) -> dict:
     writer = None
     if ddp.main:
         (out / "recipe.yaml").write_text(yaml.safe_dump(
-            {**recipe, "git_commit": git_commit(), "world_size": ddp.world}, sort_keys=False))
+            {**recipe.to_dict(), "git_commit": git_commit(), "world_size": ddp.world},
+            sort_keys=False))
         try:
             from torch.utils.tensorboard import SummaryWriter
             writer = SummaryWriter(str(out / "tensorboard"))
@@ -472,9 +366,9 @@ def train(recipe: dict, out: Path, source: RunSource = RunSource()) -> dict:
             LOG.info("tensorboard is not installed: CSV and PNG logs only")
         (out / "predictions").mkdir(exist_ok=True)
         LOG.info("training %s on %d samples (%d validation), %d steps/epoch x %d epochs, "
-                 "%d process(es)", recipe["model"]["arch"], len(train_set), len(val_set),
-                 steps, t["epochs"], ddp.world)
-    plot_idx = list(range(min(recipe["eval"]["plot_images"], len(val_set))))
+                 "%d process(es)", recipe.model.arch, len(train_set), len(val_set),
+                 steps, t.epochs, ddp.world)
+    plot_idx = list(range(min(recipe.eval.plot_images, len(val_set))))
     t_start = time.perf_counter()
 
     def batches():
@@ -484,18 +378,18 @@ def train(recipe: dict, out: Path, source: RunSource = RunSource()) -> dict:
     def loss_fn(x, y):
         outputs = net(x)
         return distiller.losses(outputs, x, y) if distiller is not None \
-            else model_losses(outputs, y, aux_weight=t["aux_weight"], **binned_options(t))
+            else model_losses(outputs, y, aux_weight=t.aux_weight, **t.binned_options())
 
-    for epoch in range(start_epoch, t["epochs"]):
+    for epoch in range(start_epoch, t.epochs):
         net.train()
         train_set.epoch = epoch
         if sampler is not None:
             sampler.set_epoch(epoch)
         if sampler is None:
-            loader.generator.manual_seed(t["seed"] * 1000 + epoch)
+            loader.generator.manual_seed(t.seed * 1000 + epoch)
         record = train_epoch(batches(), steps=steps, loss_fn=loss_fn, optimizer=opt,
-                             scheduler=sched, grad_clip=t["grad_clip"],
-                             desc=f"epoch {epoch + 1}/{t['epochs']}", show=ddp.main)
+                             scheduler=sched, grad_clip=t.grad_clip,
+                             desc=f"epoch {epoch + 1}/{t.epochs}", show=ddp.main)
         seconds = record.pop("seconds")
         record = ddp.mean(record)
         record["epoch"] = epoch + 1
@@ -503,8 +397,8 @@ def train(recipe: dict, out: Path, source: RunSource = RunSource()) -> dict:
         record["seconds"] = seconds
         if ddp.main:
             record.update(validation_loss(model, val_set, ddp.device,
-                                          binned=binned_options(t)))
-            metric = rectangle_metric(model, val_set, top_k=tuple(recipe["eval"]["top_k"]),
+                                          binned=t.binned_options()))
+            metric = rectangle_metric(model, val_set, top_k=tuple(recipe.eval.top_k),
                                       device=ddp.device)
             record.update({f"val_{k}": v for k, v in metric.items() if "accuracy" in k})
             history.append(record)
@@ -571,54 +465,54 @@ def finish(recipe, out, model, history, test_set, ddp, seconds, n_train, n_val,
         metrics.update({k: round(v, 5) for k, v in last.items()
                         if k.startswith("val_") and isinstance(v, float)})
     if test_set is not None:
-        test = rectangle_metric(model, test_set, top_k=tuple(recipe["eval"]["top_k"]),
+        test = rectangle_metric(model, test_set, top_k=tuple(recipe.eval.top_k),
                                 device=ddp.device)
         metrics["test"] = {k: (round(v, 4) if isinstance(v, float) else v)
                            for k, v in test.items()}
-        metrics["test"]["data"] = recipe["data"]["test"]
+        metrics["test"]["data"] = recipe.data.test
     height_map = None
-    if recipe["data"]["input"] == "height_map":
+    if recipe.data.input == "height_map":
         sample_cfg = height_map_config(recipe)
         height_map = sample_cfg.spec
     else:
         sample_cfg = test_set.config if test_set is not None else SampleConfig()
     command = source.command()
-    arch_kwargs = {k: v for k, v in model_kwargs(recipe).items() if k != "trunk_weights"}
+    arch_kwargs = {k: v for k, v in recipe.model_kwargs().items() if k != "trunk_weights"}
     training_extra = {}
-    if recipe["distill"]["teacher"]:
-        d = recipe["distill"]
-        training_extra = {"distilled_from": str(d["teacher"]), "kd_weight": d["kd_weight"],
-                          "gt_weight": d["gt_weight"]}
-        if d["feature_weight"] > 0:
-            training_extra.update(feature_weight=d["feature_weight"],
-                                  feature_layer=d["feature_layer"])
-    if recipe["model"]["init"]:
-        training_extra["init"] = str(recipe["model"]["init"])
-    if recipe["model"]["kwargs"].get("trunk_weights"):
-        training_extra["trunk_init"] = str(recipe["model"]["kwargs"]["trunk_weights"])
-    augmentation = "none" if recipe["augmentation"] is None else \
-        ", ".join(f"{k}={v}" for k, v in recipe["augmentation"].items())
+    if recipe.distill.teacher:
+        d = recipe.distill
+        training_extra = {"distilled_from": str(d.teacher), "kd_weight": d.kd_weight,
+                          "gt_weight": d.gt_weight}
+        if d.feature_weight > 0:
+            training_extra.update(feature_weight=d.feature_weight,
+                                  feature_layer=d.feature_layer)
+    if recipe.model.init:
+        training_extra["init"] = str(recipe.model.init)
+    if recipe.model.kwargs.get("trunk_weights"):
+        training_extra["trunk_init"] = str(recipe.model.kwargs["trunk_weights"])
+    augmentation = "none" if recipe.augmentation is None else \
+        ", ".join(f"{k}={v}" for k, v in asdict(recipe.augmentation).items())
     if height_map is not None:
         training_extra.update(height_map_training_notes(recipe))
-        if recipe["augmentation"] is not None:
-            a = recipe["augmentation"]
-            augmentation = (f"grid turned +-{a.get('rotation_deg', 180.0)} deg about the plane "
-                            f"normal, mirrored={a.get('flip', True)}, shifted up to "
-                            f"{a.get('max_shift_px', 20)} cells; rendered again (no warping)")
+        a = recipe.grid_augmentation()
+        if a is not None:
+            augmentation = (f"grid turned +-{a.rotation_deg} deg about the plane "
+                            f"normal, mirrored={a.mirror}, shifted up to "
+                            f"{a.max_shift_px} cells; rendered again (no warping)")
     meta = ModelMetadata(
-        architecture=recipe["model"]["arch"], arch_kwargs=arch_kwargs,
+        architecture=recipe.model.arch, arch_kwargs=arch_kwargs,
         normalisation=sample_cfg.normalisation, scaling=sample_cfg.scaling,
-        training={"recipe": recipe["name"], "data_kind": recipe["data"]["kind"],
-                  "train_data": recipe["data"]["train"], "depth": recipe["data"]["depth"],
+        training={"recipe": recipe.name, "data_kind": recipe.data.kind,
+                  "train_data": recipe.data.train, "depth": recipe.data.depth,
                   "train_samples": n_train, "val_samples": n_val,
-                  "epochs": len(history), "batch_size": recipe["train"]["batch_size"],
-                  "optimiser": describe_optimiser(recipe["train"]),
+                  "epochs": len(history), "batch_size": recipe.train.batch_size,
+                  "optimiser": describe_optimiser(recipe.train),
                   "augmentation": augmentation,
                   "processes": ddp.world, "device": str(ddp.device),
                   "train_seconds": round(seconds, 1), "git_commit": git_commit(),
-                  "aux_weight": recipe["train"]["aux_weight"], **training_extra,
+                  "aux_weight": recipe.train.aux_weight, **training_extra,
                   "command": command},
-        metrics=metrics, description=recipe["description"] or recipe["name"],
+        metrics=metrics, description=recipe.description or recipe.name,
         height_map=height_map,
         **({} if height_map is None else {"input_size_px": height_map.size_px}))
     weights = save_weights(out / "model.safetensors", model.cpu(), meta)
@@ -646,9 +540,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(name)s[%(process)d]: %(message)s")
     recipe = load_recipe(args.recipe, args.set)
-    out = args.out or _expand(recipe["out"])
-    if not math.isfinite(float(recipe["train"]["lr"])):
-        raise ValueError("train.lr must be finite")
+    out = args.out or _expand(recipe.out)
     train(recipe, out, RunSource(str(args.recipe) if args.recipe else "<defaults>",
                                  tuple(args.set)))
     return 0

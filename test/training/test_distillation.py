@@ -10,7 +10,8 @@ from grasp_seg_ros.nets import get_model
 from grasp_seg_ros.nets.weights import ModelMetadata, read_metadata, save_weights
 from grasp_seg_ros.training.datasets import GraspDataset, load_samples
 from grasp_seg_ros.training.losses import Distiller, model_losses, total_loss
-from grasp_seg_ros.training.run import load_recipe, train
+from grasp_seg_ros.training.recipe import load_recipe
+from grasp_seg_ros.training.run import train
 from test_run import ROOT
 from tiny_data import make_jacquard
 

@@ -20,7 +20,8 @@ from grasp_seg_ros.training.augmentation import GridAugmentation
 from grasp_seg_ros.training.height_maps import (HeightMapConfig, HeightMapDataset,
                                                 draw_bin_targets, graded_samples, labels_in_grid)
 from grasp_seg_ros.training.losses import binned_map_losses, map_losses
-from grasp_seg_ros.training.run import load_recipe, train
+from grasp_seg_ros.training.recipe import load_recipe
+from grasp_seg_ros.training.run import train
 
 ROOT = Path(__file__).resolve().parents[2]
 GRADE = GradeConfig(centres_per_object=1, angles=6, perturbations=0)

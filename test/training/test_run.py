@@ -15,7 +15,8 @@ from grasp_seg_ros.nets import get_model, list_models
 from grasp_seg_ros.nets.weights import load_weights, read_metadata
 from grasp_seg_ros.training.datasets import GraspDataset, load_samples
 from grasp_seg_ros.training.metric import rectangle_metric
-from grasp_seg_ros.training.run import load_recipe, train
+from grasp_seg_ros.training.recipe import load_recipe
+from grasp_seg_ros.training.run import train
 from tiny_data import make_jacquard
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -40,8 +41,8 @@ def tiny_recipe(data, **train):
 def test_shipped_recipes_load():
     for path in sorted((ROOT / "config" / "train").glob("*.yaml")):
         recipe = load_recipe(path)
-        assert recipe["model"]["arch"] in list_models(), path
-        get_model(recipe["model"]["arch"], **recipe["model"]["kwargs"])   # builds
+        assert recipe.model.arch in list_models(), path
+        get_model(recipe.model.arch, **recipe.model.kwargs)   # builds
 
 
 def test_unknown_recipe_key_is_rejected(tmp_path):
@@ -49,6 +50,33 @@ def test_unknown_recipe_key_is_rejected(tmp_path):
     bad.write_text("train: {epochs: 1, learning_rate: 0.1}\n")
     with pytest.raises(ValueError, match="learning_rate"):
         load_recipe(bad)
+
+
+def test_recipe_values_are_typed_and_checked(tmp_path):
+    from grasp_seg_ros.training.recipe import Recipe
+    recipe = load_recipe(ROOT / "config" / "train" / "ggcnn2_heightmap.yaml",
+                         ["train.lr=1e-3", "train.epochs=3.0", "augmentation.zoom=[0.5, 1]"])
+    assert recipe.train.lr == 0.001 and isinstance(recipe.train.lr, float)  # YAML: a string
+    assert recipe.train.epochs == 3 and isinstance(recipe.train.epochs, int)
+    assert recipe.augmentation.zoom == (0.5, 1.0)
+    assert recipe.data.height_map.size_px == 224 and recipe.model_kwargs()["angle_bins"] == 12
+    grid = recipe.grid_augmentation()
+    assert (grid.rotation_deg, grid.mirror, grid.max_shift_px) == (180.0, True, 20)
+    # what a run folder records reads back as the same recipe
+    assert Recipe.from_dict(yaml.safe_load(yaml.safe_dump(recipe.to_dict()))) == recipe
+    for sets, message in ((["train.epochs=2.5"], "train.epochs must be int"),
+                          (["train.optimizer=rmsprop"], "train.optimizer must be one of"),
+                          (["data.centre_on_grasps=1"], "data.centre_on_grasps must be bool"),
+                          (["augmentation.zoom=[0.5]"], "augmentation.zoom must have 2"),
+                          (["data.height_map.size_px=30"], "multiple of 4"),
+                          (["train.lr=.nan"], "train.lr must be finite"),
+                          (["data.kind=synthetic"], "set data.kind to 'graded'"),
+                          (["model.kwargs.angle_bins=8"], "!= data.angle_bins 12"),
+                          (["train=3"], "'train' must be a mapping")):
+        with pytest.raises(ValueError, match=message):
+            load_recipe(ROOT / "config" / "train" / "ggcnn2_heightmap.yaml", sets)
+    assert load_recipe(None).augmentation is not None
+    assert load_recipe(None, ["augmentation=null"]).grid_augmentation() is None
 
 
 def test_run_writes_everything_and_resumes_exactly(data, tmp_path):
@@ -112,7 +140,7 @@ def test_a_run_starts_from_another_runs_weights_or_says_why_not(data, tmp_path):
     # no step moves the weights at lr 0: the second run's model is the file it started from
     second = tmp_path / "second"
     recipe = tiny_recipe(data, lr=0.0)
-    recipe["model"]["init"] = str(weights)
+    recipe.model.init = str(weights)
     train(recipe, second)
     a, _ = load_weights(weights)
     b, meta = load_weights(second / "model.safetensors")
@@ -120,15 +148,16 @@ def test_a_run_starts_from_another_runs_weights_or_says_why_not(data, tmp_path):
         assert torch.equal(x, y), name
     assert meta.training["init"] == str(weights)
     other = tiny_recipe(data)
-    other["model"]["arch"] = "ggcnn2"
-    other["model"]["init"] = str(weights)
+    other.model.arch = "ggcnn2"
+    other.model.init = str(weights)
     with pytest.raises(ValueError, match="does not fit"):
         train(other, tmp_path / "other")
 
 
 def test_warmup_rises_linearly_then_decays_and_resumes():
+    from grasp_seg_ros.training.recipe import TrainRecipe
     from grasp_seg_ros.training.run import make_schedule
-    t = {"schedule": "poly", "poly_power": 0.9, "warmup_steps": 5}
+    t = TrainRecipe(schedule="poly", poly_power=0.9, warmup_steps=5)
 
     def run(steps, opt, sched):
         lrs = []
@@ -162,10 +191,10 @@ def test_gradient_clipping_bounds_every_step(data, tmp_path):
     def change(out, **train_opts):
         recipe = tiny_recipe(data, optimizer="sgd", momentum=0.0, weight_decay=0.0, lr=0.05,
                              **train_opts)
-        torch.manual_seed(recipe["train"]["seed"])   # as train() does before building
+        torch.manual_seed(recipe.train.seed)   # as train() does before building
         from grasp_seg_ros.training.run import build_datasets
         build_datasets(recipe)
-        start = get_model(recipe["model"]["arch"], **recipe["model"]["kwargs"]).state_dict()
+        start = get_model(recipe.model.arch, **recipe.model.kwargs).state_dict()
         train(recipe, out)
         end, meta = load_weights(out / "model.safetensors")
         delta = torch.cat([(end.state_dict()[k] - v).flatten() for k, v in start.items()])
