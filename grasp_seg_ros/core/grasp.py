@@ -80,14 +80,16 @@ class DecodeParams:
 class GraspMaps:
     """Filtered maps in network-map pixels.
 
-    The angle is kept as filtered cos 2a and sin 2a: decoding it costs an arctan2 per pixel,
-    so it is decoded where it is read (:meth:`angle_at`), or for the whole map on request.
+    The angle is kept as filtered cos 2a and sin 2a, or for binned heads as the filtered
+    quality of every closing direction: decoding it per pixel costs more than the rest, so it
+    is decoded where it is read (:meth:`angle_at`), or for the whole map on request.
     """
 
-    quality: np.ndarray     #: (S, S) float32
-    cos2: np.ndarray        #: (S, S) float32, filtered cos 2a
-    sin2: np.ndarray        #: (S, S) float32, filtered sin 2a
+    quality: np.ndarray     #: (S, S) float32 (binned heads: the best direction's)
+    cos2: np.ndarray | None  #: (S, S) float32, filtered cos 2a (None for binned heads)
+    sin2: np.ndarray | None  #: (S, S) float32, filtered sin 2a (None for binned heads)
     width_px: np.ndarray    #: (S, S) float32, finger opening in network-map pixels
+    bins: np.ndarray | None = None   #: (B, S, S) float32 filtered quality per direction
 
     @classmethod
     def from_angle(cls, quality: np.ndarray, angle_rad: np.ndarray,
@@ -97,11 +99,15 @@ class GraspMaps:
 
     def angle_at(self, row: int, col: int) -> float:
         """The grasp angle at one pixel, convention in the module docstring."""
+        if self.bins is not None:
+            return float(angle_from_bins(self.bins[:, row, col]))
         return float(angle_from_cos_sin(self.cos2[row, col], self.sin2[row, col]))
 
     @property
     def angle_rad(self) -> np.ndarray:
         """(S, S) float32 angle map (decoded on every call)."""
+        if self.bins is not None:
+            return angle_from_bins(self.bins)
         return angle_from_cos_sin(self.cos2, self.sin2)
 
 
@@ -160,11 +166,30 @@ def filter_maps(quality: np.ndarray, cos2: np.ndarray, sin2: np.ndarray, width_r
     return GraspMaps(quality=q, cos2=c, sin2=s, width_px=np.maximum(w, 0.0))
 
 
+def angle_from_bins(q: np.ndarray) -> np.ndarray:
+    """(B, ...) quality per closing direction -> float32 angle of the best bin (the first of
+    equal ones), refined by the centroid of it and its two neighbours, wrapping at 180 deg:
+    exact for a direction shared linearly between two bins, as angle_to_bins encodes it."""
+    q = np.asarray(q, np.float32)
+    bins = q.shape[0]
+    k = np.argmax(q, axis=0)
+
+    def pick(index: np.ndarray) -> np.ndarray:
+        return np.maximum(np.take_along_axis(q, index[None], axis=0)[0], 0.0)
+
+    top, prev, nxt = pick(k), pick((k - 1) % bins), pick((k + 1) % bins)
+    total = prev + top + nxt
+    with np.errstate(divide="ignore", invalid="ignore"):
+        delta = np.where(total > 1e-9, (nxt - prev) / total, 0.0)
+    delta = np.clip(delta, -0.5, 0.5)
+    angle = -np.pi / 2 + (k + delta) * (np.pi / bins)
+    return (np.mod(angle + np.pi / 2, np.pi) - np.pi / 2).astype(np.float32)
+
+
 def filter_bin_maps(raw: np.ndarray, scaling: OutputScaling,
                     params: DecodeParams) -> GraspMaps:
-    """Binned raw maps (B + 1, S, S) -> quality (the best bin's), angle (that bin refined by
-    the centroid of it and its two neighbours, wrapping at 180 deg: exact for a direction
-    shared linearly between two bins, as angle_to_bins encodes it) and width."""
+    """Binned raw maps (B + 1, S, S) -> quality (the best bin's after filtering), width, and
+    the filtered bins, from which the angle is read where it is needed (angle_from_bins)."""
     bins = scaling.angle_bins
     if raw.shape[0] != bins + 1:
         raise ValueError(f"expected {bins + 1} channels for {bins} angle bins, got "
@@ -172,25 +197,9 @@ def filter_bin_maps(raw: np.ndarray, scaling: OutputScaling,
     q = np.asarray(raw[:bins], np.float32)                               # (B, S, S)
     if params.quality_sigma_px > 0:
         q = np.stack([_blur(q[i], params.quality_sigma_px) for i in range(bins)])
-    # the best bin per cell, one channel at a time (np.argmax over the bin axis is 10x slower)
-    best = q[0].copy()
-    k = np.zeros(best.shape, np.intp)
-    for i in range(1, bins):
-        better = q[i] > best
-        k[better] = i
-        np.maximum(best, q[i], out=best)
-    rows, cols = np.indices(best.shape, sparse=True)
-    prev = q[(k - 1) % bins, rows, cols]
-    nxt = q[(k + 1) % bins, rows, cols]
-    prev, nxt, top = np.maximum(prev, 0.0), np.maximum(nxt, 0.0), np.maximum(best, 0.0)
-    total = prev + top + nxt
-    with np.errstate(divide="ignore", invalid="ignore"):
-        delta = np.where(total > 1e-9, (nxt - prev) / total, 0.0)
-    delta = np.clip(delta, -0.5, 0.5)
-    angle = -np.pi / 2 + (k + delta) * (np.pi / bins)
-    angle = (np.mod(angle + np.pi / 2, np.pi) - np.pi / 2).astype(np.float32)
     w = scaling.decode_width(_blur(raw[bins], params.width_sigma_px))
-    return GraspMaps.from_angle(best.astype(np.float32), angle, np.maximum(w, 0.0))
+    return GraspMaps(quality=q.max(axis=0), cos2=None, sin2=None, width_px=np.maximum(w, 0.0),
+                     bins=q)
 
 
 def maps_from_raw(raw: np.ndarray, scaling: OutputScaling, params: DecodeParams) -> GraspMaps:

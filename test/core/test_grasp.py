@@ -104,6 +104,19 @@ def test_binned_maps_decode_the_direction_shared_between_two_bins(bins):
         assert maps.quality[20, 20] > maps.quality[2, 2]
 
 
+def test_binned_angle_read_at_a_cell_equals_the_whole_map():
+    """Binned maps decode the angle where it is read; the whole-map decoding agrees."""
+    rng = np.random.default_rng(5)
+    raw = rng.uniform(-0.1, 1.0, (13, 30, 40)).astype(np.float32)
+    raw[:12, :5] = np.round(raw[:12, :5] * 2) / 2        # equal bins: the first one wins
+    maps = maps_from_raw(raw, OutputScaling(50.0, 12), DecodeParams())
+    whole = maps.angle_rad
+    assert whole.shape == (30, 40) and whole.dtype == np.float32
+    for row, col in rng.integers(0, (30, 40), (60, 2)):
+        assert maps.angle_at(row, col) == whole[row, col]
+    np.testing.assert_array_equal(maps.quality, maps.bins.max(axis=0))
+
+
 def test_binned_maps_pick_the_better_of_two_directions_not_their_average():
     raw = np.zeros((13, 30, 30), np.float32)
     raw[0, 10:20, 10:20] = 0.9      # -90 deg: the better direction
