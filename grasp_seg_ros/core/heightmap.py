@@ -17,7 +17,7 @@ along -n, closing direction in the plane, centre on the top surface, all in the 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 import cv2
 import numpy as np
@@ -89,15 +89,16 @@ def fit_plane(points: np.ndarray, *, iterations: int = 64, threshold_m: float = 
 
     Among planes that hold nearly as many inliers as the best (within 10 %), the one farthest
     from the camera wins: a table seen past a large box top is still the table. Returns None
-    when no plane holds ``min_inlier_fraction`` of the points.
+    when no plane holds ``min_inlier_fraction`` of the points. ``points`` may also be an
+    :class:`ImagePoints`: only the points RANSAC draws are computed.
     """
-    pts = np.asarray(points)
+    pts = points if isinstance(points, ImagePoints) else np.asarray(points)
     if len(pts) < 3:
         return None
     rng = np.random.default_rng(seed)
     if len(pts) > max_points:
         pts = pts[rng.integers(0, len(pts), max_points)]
-    pts = pts.astype(np.float64)
+    pts = np.asarray(pts[:] if isinstance(pts, ImagePoints) else pts, np.float64)
     tri = pts[rng.integers(0, len(pts), (iterations, 3))]
     normals = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
     norms = np.linalg.norm(normals, axis=1)
@@ -125,7 +126,9 @@ def _rays(intrinsics: CameraIntrinsics, stride: int) -> np.ndarray:
     (undistorted)."""
     rows, cols = np.mgrid[0:intrinsics.height:stride, 0:intrinsics.width:stride]
     rays = intrinsics.pixel_to_point(rows, cols, 1.0)
-    return np.ascontiguousarray(np.moveaxis(rays[..., :2], -1, 0), np.float32)
+    out = np.ascontiguousarray(np.moveaxis(rays[..., :2], -1, 0), np.float32)
+    out.flags.writeable = False
+    return out
 
 
 @dataclass(frozen=True)
@@ -268,10 +271,34 @@ class HeightMap:
         return intrinsics.point_to_pixel(self.cell_points())
 
 
-def frame_points(depth_m: np.ndarray, intrinsics: CameraIntrinsics, *,
-                 cell_m: float) -> np.ndarray:
-    """(3, N) float32 finite points (x, y, z rows) of a depth image, every k-th pixel where
-    the camera samples the scene much more finely than ``cell_m`` (a close 1024x768 frame)."""
+@dataclass(frozen=True)
+class ImagePoints:
+    """The valid points of a depth image, every ``stride``-th pixel, computed on demand:
+    ``points[i]`` for indices into the valid ones (as if taken out into an (N, 3) array),
+    ``points[:]`` all of them."""
+
+    rays: np.ndarray      #: (2, H', W') float32 x and y of the rays with z = 1
+    z_m: np.ndarray       #: (H', W') float32 depth, NaN where invalid
+    valid: np.ndarray     #: (H', W') bool
+
+    @cached_property
+    def _index(self) -> np.ndarray:
+        return np.flatnonzero(self.valid)
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+    def __getitem__(self, i) -> np.ndarray:
+        flat = self._index[i]
+        z = self.z_m.reshape(-1)[flat]
+        rays = self.rays.reshape(2, -1)
+        return np.stack([rays[0][flat] * z, rays[1][flat] * z, z], axis=-1)
+
+
+def image_points(depth_m: np.ndarray, intrinsics: CameraIntrinsics, *,
+                 cell_m: float) -> ImagePoints:
+    """A depth image's points, every k-th pixel where the camera samples the scene much more
+    finely than ``cell_m`` (a close 1024x768 frame)."""
     sample = depth_m[::8, ::8]
     sample = sample[np.isfinite(sample) & (sample > 0)]
     if sample.size == 0:
@@ -280,30 +307,44 @@ def frame_points(depth_m: np.ndarray, intrinsics: CameraIntrinsics, *,
             raise InvalidDepth("depth image holds no valid pixel")
     footprint = float(np.median(sample)) / max(intrinsics.fx, intrinsics.fy)
     stride = max(1, int(cell_m / (2.0 * footprint)))
-    rays = _rays(intrinsics, stride)
     z = np.asarray(depth_m[::stride, ::stride], np.float32)
     ok = np.isfinite(z) & (z > 0)
-    zs = z[ok]
-    return np.stack([rays[0][ok] * zs, rays[1][ok] * zs, zs])
+    return ImagePoints(_rays(intrinsics, stride), np.where(ok, z, np.float32(np.nan)), ok)
 
 
-def render(points: np.ndarray, grid: HeightMapGrid, *,
+def frame_points(depth_m: np.ndarray, intrinsics: CameraIntrinsics, *,
+                 cell_m: float) -> np.ndarray:
+    """(N, 3) float32 finite points of a depth image (image_points, all of them)."""
+    return image_points(depth_m, intrinsics, cell_m=cell_m)[:]
+
+
+def _cells(points: np.ndarray | ImagePoints, grid: HeightMapGrid) -> tuple[np.ndarray, ...]:
+    """(row, col, height) of every point in the grid, flat float32, NaN for invalid points."""
+    m = np.stack([grid.v / grid.resolution_m, grid.u / grid.resolution_m, grid.normal])
+    shift = np.array([grid._c, grid._c, 0.0]) - m @ grid.centre_m
+    if isinstance(points, ImagePoints):
+        z = points.z_m.reshape(-1)
+        x = cv2.multiply(points.rays[0].reshape(-1), z)
+        y = cv2.multiply(points.rays[1].reshape(-1), z)
+    else:
+        x, y, z = (np.ascontiguousarray(a, np.float32) for a in np.asarray(points).T)
+    # one OpenCV pass per term: a x + b y + e, then + d z
+    return tuple(cv2.scaleAdd(z, float(d), cv2.addWeighted(x, float(a), y, float(b), float(e)))
+                 .reshape(-1) for (a, b, d), e in zip(m, shift))
+
+
+def render(points: np.ndarray | ImagePoints, grid: HeightMapGrid, *,
            intrinsics: CameraIntrinsics | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """(3, N) points (frame_points) -> (height map with NaN holes, out-of-view mask). The
-    highest point in a cell wins; one-cell gaps between samples are closed from their
+    """(N, 3) points or an image's points -> (height map with NaN holes, out-of-view mask).
+    The highest point in a cell wins; one-cell gaps between samples are closed from their
     neighbours. Cells the camera cannot see (outside its image, given ``intrinsics``) are the
     plane (height 0)."""
     s = grid.size_px
-    x, y, z = points
-    rows = np.stack([grid.v / grid.resolution_m, grid.u / grid.resolution_m, grid.normal])
-    shift = np.array([grid._c, grid._c, 0.0]) - rows @ grid.centre_m
-    r, c, h = (np.float32(a) * x + np.float32(b) * y + np.float32(d) * z + np.float32(e)
-               for (a, b, d), e in zip(rows, shift))
-    r = np.rint(r, out=r).astype(np.int32)
-    c = np.rint(c, out=c).astype(np.int32)
-    inside = (r >= 0) & (r < s) & (c >= 0) & (c < s)
+    r, c, h = _cells(points, grid)
+    r, c = np.rint(r, out=r), np.rint(c, out=c)
+    inside = (r >= 0) & (r < s) & (c >= 0) & (c < s)          # NaN: outside
     flat = np.full(s * s, -np.inf, np.float32)
-    np.maximum.at(flat, r[inside] * s + c[inside], h[inside])
+    np.maximum.at(flat, r[inside].astype(np.int32) * s + c[inside].astype(np.int32), h[inside])
     img = flat.reshape(s, s)
     empty = ~np.isfinite(img)
     if empty.any():
@@ -340,8 +381,8 @@ def _out_of_view(grid: HeightMapGrid, intrinsics: CameraIntrinsics) -> np.ndarra
 
 
 def fallback_plane(points: np.ndarray) -> Plane:
-    """No plane in the (3, N) points: a plane across the optical axis at the scene's far end."""
-    far = float(np.percentile(points[2], 95))
+    """No plane in the (N, 3) points: a plane across the optical axis at the scene's far end."""
+    far = float(np.percentile(points[:, 2], 95))
     return Plane(np.array([0.0, 0.0, -1.0]), far)
 
 
@@ -358,12 +399,12 @@ def make_height_map(depth_m: np.ndarray, intrinsics: CameraIntrinsics, spec: Hei
     if depth_m.ndim != 2:
         raise InvalidDepth(f"depth must be a 2-D image, got shape {depth_m.shape}")
     intrinsics.check_image(*depth_m.shape)
-    points = frame_points(depth_m, intrinsics, cell_m=spec.resolution_m)
+    points = image_points(depth_m, intrinsics, cell_m=spec.resolution_m)
     fitted = True
     if plane is None:
-        plane = fit_plane(points.T)
+        plane = fit_plane(points)
         if plane is None:
-            plane, fitted = fallback_plane(points), False
+            plane, fitted = fallback_plane(points[:]), False
     if grid is None:
         grid = HeightMapGrid.facing(plane, intrinsics, spec, centre_px=centre_px)
     img, _ = render(points, grid, intrinsics=intrinsics)

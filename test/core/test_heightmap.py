@@ -40,7 +40,7 @@ def test_plane_fit_finds_the_table_under_a_box(tilt):
     depth, truth = tilted_table_depth(tilt, 0.6, box=(0.08, 0.08, 0.1))
     rng = np.random.default_rng(0)
     depth = depth + rng.normal(0, 0.002, depth.shape).astype(np.float32)
-    plane = fit_plane(frame_points(depth, INTR, cell_m=0.002).T)
+    plane = fit_plane(frame_points(depth, INTR, cell_m=0.002))
     assert np.degrees(np.arccos(plane.normal @ truth.normal)) < 0.5
     assert plane.offset == pytest.approx(truth.offset, abs=0.003)
     assert plane.tilt_deg() == pytest.approx(tilt, abs=0.5)
@@ -107,8 +107,7 @@ def test_grasp_pose_from_the_map_approaches_along_the_normal_and_closes_in_the_p
 def test_render_keeps_the_highest_point_of_a_cell_and_marks_unseen_cells_as_table():
     depth, plane = tilted_table_depth(0.0, 0.3)      # a close camera sees less than 45 cm
     grid = HeightMapGrid.facing(plane, INTR, HeightMapSpec())
-    pts = np.array([[0.0, 0.0, 0.0], [0.0, 0.0, 0.0]]).T + np.array([[0.0], [0.0], [0.3]])
-    pts[2, 1] = 0.25                                   # a point 5 cm above the first
+    pts = np.array([[0.0, 0.0, 0.3], [0.0, 0.0, 0.25]])   # the second 5 cm above the first
     img, out_of_view = render(pts, grid, intrinsics=INTR)
     assert img[112, 112] == pytest.approx(0.05, abs=1e-6) or \
         img[111, 111] == pytest.approx(0.05, abs=1e-6)
