@@ -10,7 +10,8 @@
   Bottlenecks) or ResNet50/101, output stride 8 (layer3 dilation 2, layer4 dilation 4) or 16.
 - Context: the pyramid pooling module (bins 1, 2, 3, 6 by default) or DeepLab v3's ASPP
   (torchvision's), then a 3x3 fusion convolution.
-- Heads: quality, cos 2a, sin 2a, width (1x1), bilinear upsampling to the input size.
+- Heads: quality, cos 2a, sin 2a, width (1x1), or with ``angle_bins`` B > 0 a quality per
+  closing direction and width (nets.ggcnn.GraspHeads); bilinear upsampling to the input size.
 - Auxiliary head on layer3 (as PSPNet): ``forward`` returns ``{"out", "aux"}`` in training and
   evaluation alike (``aux`` absent when built with ``aux=False``); losses live outside.
 """
@@ -82,13 +83,15 @@ class PSPNet(nn.Module):
         fusion_channels: channels after the context module (default 512 for ResNet50/101,
             128 for ResNet18/34).
         trunk_weights: a local ImageNet-style ResNet state dict, or "imagenet".
+        angle_bins: 0 = the cos/sin heads; B > 0 = quality per angle bin + width (both heads).
     """
 
     def __init__(self, *, backbone: str = "resnet18", output_stride: int = 8,
                  context: str = "ppm", bins: Sequence[int] = (1, 2, 3, 6),
                  atrous_rates: Sequence[int] = (12, 24, 36), aux: bool = True,
                  fusion_channels: int | None = None, input_channels: int = 1,
-                 trunk_weights: str | Path | None = None, dropout: float = 0.1) -> None:
+                 trunk_weights: str | Path | None = None, dropout: float = 0.1,
+                 angle_bins: int = 0) -> None:
         super().__init__()
         if backbone not in _TRUNKS:
             raise ValueError(f"backbone must be one of {sorted(_TRUNKS)}, got '{backbone}'")
@@ -124,9 +127,11 @@ class PSPNet(nn.Module):
             rates = [r * 8 // output_stride for r in atrous_rates]
             self.context = nn.Sequential(ASPP(c4, rates, out_channels=fusion),
                                          _conv_bn_relu(fusion, fusion, 3))
-        self.head = nn.Sequential(nn.Dropout2d(dropout), GraspHeads(fusion, kernel_size=1))
-        self.aux_head = nn.Sequential(_conv_bn_relu(c3, fusion // 2, 3), nn.Dropout2d(dropout),
-                                      GraspHeads(fusion // 2, kernel_size=1)) if aux else None
+        self.head = nn.Sequential(nn.Dropout2d(dropout),
+                                  GraspHeads(fusion, kernel_size=1, angle_bins=angle_bins))
+        self.aux_head = nn.Sequential(
+            _conv_bn_relu(c3, fusion // 2, 3), nn.Dropout2d(dropout),
+            GraspHeads(fusion // 2, kernel_size=1, angle_bins=angle_bins)) if aux else None
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         size = x.shape[-2:]

@@ -10,6 +10,7 @@ import torch
 from grasp_seg_ros.core.grasp import DecodeParams, OutputScaling, angle_difference
 from grasp_seg_ros.core.heightmap import make_height_map
 from grasp_seg_ros.core.jacquard import find_samples, read_mask
+from grasp_seg_ros.core.opening import OpeningParams
 from grasp_seg_ros.inference.detector import DetectorConfig, GraspDetector
 from grasp_seg_ros.nets.weights import read_metadata
 from grasp_seg_ros.sim.camera import camera_model
@@ -205,3 +206,26 @@ def test_height_map_recipe_trains_and_the_detector_runs_its_model(scenes, tmp_pa
     result = det.detect(frame.depth_m, frame.intrinsics)
     assert result.preprocessed.height_m.shape == (224, 224)
     assert result.best.is_finite() and result.best.width_m >= 0
+
+
+def test_pspnet_with_angle_bins_trains_on_height_maps_and_runs_in_the_detector(scenes, tmp_path):
+    """The R18 recipe of the default's input and head: binned main and auxiliary heads, the
+    ranking term through both, and the detector's optimised path (auxiliary head dropped)."""
+    recipe = load_recipe(ROOT / "config" / "train" / "pspnet_r18_heightmap.yaml",
+                         # batch norm in training needs two scenes a batch: both train
+                         [f"data.train={scenes}", f"data.val={scenes}", "train.epochs=1",
+                          "train.batch_size=2", "train.num_workers=0", "train.threads=1",
+                          "train.warmup_steps=0", "eval.plot_images=1"])
+    metrics = train(recipe, tmp_path / "run")
+    assert np.isfinite(metrics["val_loss"])
+    weights = tmp_path / "run" / "model.safetensors"
+    meta = read_metadata(weights)
+    assert meta.architecture == "pspnet_r18" and meta.scaling.angle_bins == 12
+    assert meta.arch_kwargs == {"output_stride": 16, "angle_bins": 12}
+    # one step from random heads: any peak, opened as the width head says
+    det = GraspDetector(weights, device="cpu", config=DetectorConfig(
+        decode=DecodeParams(quality_threshold=-np.inf), opening=OpeningParams(mode="model")))
+    frame = graded_samples(scenes)[0].load()
+    result = det.detect(frame.depth_m, frame.intrinsics)
+    assert result.maps.bins.shape == (12, 224, 224)
+    assert result.best.is_finite()
