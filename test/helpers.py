@@ -32,9 +32,10 @@ def nearest_surface_model(path: Path) -> Path:
     return save_weights(path, model, ModelMetadata("ggcnn2", description="test model"))
 
 
-def highest_surface_height_map_model(path: Path) -> Path:
+def highest_surface_height_map_model(path: Path, *, second_bin: int | None = None) -> Path:
     """A binned GG-CNN2 on height maps (224 x 2 mm), hand-set like nearest_surface_model:
-    quality = 5 x height in the 0 deg bin only, width 15 cells (3 cm)."""
+    quality = 5 x height in the 0 deg bin only, width 15 cells (3 cm); ``second_bin`` rates
+    one more direction a little lower (4.5 x height)."""
     from grasp_seg_ros.core.grasp import OutputScaling
     from grasp_seg_ros.core.heightmap import HeightMapSpec
     from grasp_seg_ros.core.preprocess import InputNormalisation
@@ -49,6 +50,9 @@ def highest_surface_height_map_model(path: Path) -> Path:
                 layer.bias[0] = 1.0
         model.heads.heads[0].weight[6, 0] = 5.0    # bin 6: -90 + 6 x 15 = 0 deg
         model.heads.heads[0].bias[6] = -40.0
+        if second_bin is not None:
+            model.heads.heads[0].weight[second_bin, 0] = 4.5
+            model.heads.heads[0].bias[second_bin] = -36.0
         model.heads.heads[1].bias[0] = 0.3          # width 0.3 x 50 = 15 cells
     meta = ModelMetadata("ggcnn2", arch_kwargs={"angle_bins": 12}, input_size_px=224,
                          normalisation=InputNormalisation("height", 0.3),

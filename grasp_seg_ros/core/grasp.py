@@ -103,6 +103,34 @@ class GraspMaps:
             return float(angle_from_bins(self.bins[:, row, col]))
         return float(angle_from_cos_sin(self.cos2[row, col], self.sin2[row, col]))
 
+    def directions_at(self, row: int, col: int, threshold: float) -> list[tuple[float, float]]:
+        """The closing directions a binned head rates above ``threshold`` at one pixel, as
+        (angle, quality), best first. A bin that is a local maximum over the (wrapping) bins
+        is refined like angle_from_bins (the first is :meth:`angle_at`'s); a bin on the
+        flank of another's peak stays at its centre (refining would pull it back towards
+        that peak). Heads without bins have one direction."""
+        if self.bins is None:
+            return [(self.angle_at(row, col), float(self.quality[row, col]))]
+        q = np.asarray(self.bins[:, row, col], np.float32)
+        bins = len(q)
+        prev, nxt = np.roll(q, 1), np.roll(q, -1)
+        best = int(np.argmax(q))   # the first of equal maxima, as angle_from_bins takes
+        out = []
+        for k in np.argsort(-q, kind="stable"):
+            if not q[k] > threshold:
+                break
+            if k == best:
+                out.append((self.angle_at(row, col), float(q[k])))
+                continue
+            delta = 0.0
+            if q[k] > prev[k] and q[k] >= nxt[k]:   # angle_from_bins' refinement
+                top, p, n = (max(float(v), 0.0) for v in (q[k], prev[k], nxt[k]))
+                total = p + top + n
+                delta = float(np.clip((n - p) / total, -0.5, 0.5)) if total > 1e-9 else 0.0
+            angle = -np.pi / 2 + (k + delta) * (np.pi / bins)
+            out.append((float(np.mod(angle + np.pi / 2, np.pi) - np.pi / 2), float(q[k])))
+        return out
+
     @property
     def angle_rad(self) -> np.ndarray:
         """(S, S) float32 angle map (decoded on every call)."""

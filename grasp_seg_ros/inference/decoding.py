@@ -37,8 +37,10 @@ def decode(raw: np.ndarray, pre: Preprocessed | HeightMap, intrinsics: CameraInt
     ``params.top_k`` pass. Poses with any non-finite value are dropped (a corrupt model
     answering NaN must never reach /grasp_pose); raises NoGraspFound when nothing is left.
     ``opening``: height-map grasps get the opening measured in the map (mode auto or
-    measured, core.opening; those needing more than the stroke are dropped, candidates
-    tested best first like ``accept``); every opening is capped at its maximum.
+    measured, core.opening; where a grasp would need more than the stroke, a binned head's
+    next-best direction at that spot is tried (GraspMaps.directions_at) and the spot dropped
+    when none fits; spots are tested best first like ``accept``); every opening is capped at
+    its maximum.
     """
     maps = maps_from_raw(raw, scaling, params)
     if allowed is not None:
@@ -53,12 +55,17 @@ def decode(raw: np.ndarray, pre: Preprocessed | HeightMap, intrinsics: CameraInt
         wanted = params.top_k if accept is None else len(grasps_2d)
         fitting = []
         for g in grasps_2d:   # best first, until enough fit
-            m = measure_opening(pre.height_m, g, res, opening, pre.hole_mask) or g
-            # an object wider than the stroke across the closing direction cannot be grasped so
-            if fits(m, res, opening):
-                fitting.append(m)
-                if len(fitting) >= wanted:
+            # an object wider than the stroke across the closing direction cannot be grasped
+            # so; a binned head may rate another direction at the same spot (a box too long
+            # one way is grasped across): its best one that fits stands for the spot
+            for angle, quality in maps.directions_at(g.row, g.col, params.quality_threshold):
+                d = replace(g, angle_rad=angle, quality=quality)
+                m = measure_opening(pre.height_m, d, res, opening, pre.hole_mask) or d
+                if fits(m, res, opening):
+                    fitting.append(m)
                     break
+            if len(fitting) >= wanted:
+                break
         if not fitting:
             raise NoGraspFound(f"all {len(grasps_2d)} candidate grasps need a wider opening "
                                f"than max_opening_m ({opening.max_opening_m} m)")

@@ -125,3 +125,23 @@ def test_binned_maps_pick_the_better_of_two_directions_not_their_average():
     assert np.degrees(angle_difference(maps.angle_at(15, 15), -np.pi / 2)) < 1.0
     with pytest.raises(ValueError, match="channels"):
         maps_from_raw(raw[:5], OutputScaling(50.0, 12), DecodeParams())
+
+
+def test_directions_at_a_cell_are_every_rated_bin_best_first():
+    raw = np.zeros((13, 30, 30), np.float32)
+    raw[0, 10:20, 10:20] = 0.9      # -90 deg, the best
+    raw[1, 10:20, 10:20] = 0.5      # its flank: stays at its bin centre (-75 deg)
+    raw[6, 10:20, 10:20] = 0.6      # 0 deg, a second peak
+    raw[9, 10:20, 10:20] = 0.05     # 45 deg, below the threshold
+    maps = maps_from_raw(raw, OutputScaling(50.0, 12), DecodeParams(quality_sigma_px=0.0))
+    dirs = maps.directions_at(15, 15, threshold=0.1)
+    assert [round(q, 3) for _, q in dirs] == [0.9, 0.6, 0.5]
+    assert dirs[0][0] == maps.angle_at(15, 15)                  # the refined best
+    assert np.degrees(angle_difference(dirs[1][0], 0.0)) < 1e-4
+    assert np.degrees(angle_difference(dirs[2][0], np.radians(-75.0))) < 1e-4
+    # a head without bins has its one direction
+    cos_sin = GraspMaps.from_angle(np.full((4, 4), 0.7, np.float32),
+                                   np.full((4, 4), 0.3, np.float32),
+                                   np.ones((4, 4), np.float32))
+    [(angle, quality)] = cos_sin.directions_at(1, 1, threshold=0.1)
+    assert angle == pytest.approx(0.3, abs=1e-6) and quality == pytest.approx(0.7)

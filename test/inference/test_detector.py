@@ -88,3 +88,24 @@ def test_height_map_grasps_open_to_the_box_and_depth_crop_models_refuse_measurin
     with pytest.raises(ValueError, match="needs a height-map model"):
         GraspDetector(biased_model, device="cpu",
                       config=DetectorConfig(opening=OpeningParams(mode="measured")))
+
+
+def test_a_spot_too_wide_in_its_best_direction_is_grasped_in_the_next_one_that_fits(tmp_path):
+    # a box 10.4 cm along the columns and 3.2 cm along the rows (80 x 25 px at 0.5 m)
+    from grasp_seg_ros.core.grasp import bin_angles
+    from helpers import highest_surface_height_map_model
+    scene = box_scene(box=(200, 225, 300, 380))
+    only_along = GraspDetector(highest_surface_height_map_model(tmp_path / "a.safetensors"),
+                               device="cpu")
+    # its one direction closes along the 10.4 cm side: wider than the 8.5 cm stroke
+    with pytest.raises(NoGraspFound, match="need a wider opening than max_opening_m"):
+        only_along.detect(scene, INTR)
+    # bin 0 (-90 deg) closes along the rows, across the box: rated lower, but it fits
+    both = GraspDetector(highest_surface_height_map_model(tmp_path / "b.safetensors",
+                                                          second_bin=0), device="cpu")
+    det = both.detect(scene, INTR)
+    best = det.best
+    assert best.width_m == pytest.approx(25 * 0.5 / 385.0 + 0.015, abs=0.004)
+    assert abs(np.sin(best.grasp_2d.angle_rad - bin_angles(12)[0])) < 0.1
+    peak = det.maps.bins[:, best.grasp_2d.row, best.grasp_2d.col]
+    assert best.quality < float(peak.max())   # published with the direction's own quality
