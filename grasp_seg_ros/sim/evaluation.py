@@ -29,10 +29,12 @@ from tqdm import tqdm
 
 from grasp_seg_ros.core.draw import draw_grasps
 from grasp_seg_ros.core.errors import GraspSegError, NoGraspFound
+from grasp_seg_ros.core.grasp import Grasp2D
+from grasp_seg_ros.core.selection import Clearance, GraspSelection
 from grasp_seg_ros.sim.camera import CAMERA_NOISE, CameraConfig, DepthNoise, camera_model
 from grasp_seg_ros.sim.gripper import DEFAULT_GRIPPER, GRIPPERS, Gripper, gripper_profile
 from grasp_seg_ros.sim.scene import SceneConfig, make_scene
-from grasp_seg_ros.sim.trials import pose_to_world_grasp
+from grasp_seg_ros.sim.trials import GradeConfig, grade_objects, pose_to_world_grasp
 from grasp_seg_ros.core.resources import DEFAULT_MODEL
 from grasp_seg_ros.sim.seeds import first_seed
 
@@ -52,9 +54,52 @@ class Attempt:
     attempt: int
     target: str           #: label of the object lifted, or of the scene's objects
     success: bool
-    reason: str           #: 'lifted', 'missed', or why no grasp was predicted
+    reason: str           #: 'lifted', 'missed: <phase>' (Gripper.last_outcome), or why no
+    #: grasp was predicted
     grasp: dict = field(default_factory=dict)
     thumbnail: np.ndarray | None = None
+
+
+class TrialOracle:
+    """Not a detector: the benchmark's ceiling for grasps of the labels' kind.
+
+    In every view it grades the objects in the tray with the labelling trials
+    (:func:`sim.trials.grade_objects`: centres in the middle of each visible object, several
+    closing directions, perturbed re-trials, the physics restored before each) and executes
+    the most robust candidate, with the opening the labels give it (the object's extent plus
+    the profile's clearance), as a detector publishing that label would. It sees the scene's
+    true geometry and tries grasps before choosing, so no detector can be expected to beat
+    it; a target above its score is not reachable on this benchmark with such grasps.
+    """
+
+    name = "oracle"
+
+    def __init__(self, grade: GradeConfig = GradeConfig()) -> None:
+        self.grade = grade
+
+    def choose(self, scene, hand: Gripper, profile, rng: np.random.Generator):
+        """(world grasp, robustness, thumbnail) of the best candidate in ``scene``."""
+        perfect, seg = scene.render()
+        graded = [g for g in grade_objects(scene, hand, profile, perfect, seg, rng,
+                                           self.grade) if g.trials]
+        if not graded:
+            raise NoGraspFound("no candidate in view could be tried")
+        best = max(graded, key=lambda g: (g.robustness, g.world.surface_z_m))
+        r = best.rectangle
+        half = 150  # a detector's 300-px crop around the grasp, kept inside the image
+        top = int(np.clip(round(r.row) - half, 0, max(perfect.shape[0] - 2 * half, 0)))
+        left = int(np.clip(round(r.col) - half, 0, max(perfect.shape[1] - 2 * half, 0)))
+        crop = np.nan_to_num(perfect[top:top + 2 * half, left:left + 2 * half], nan=0.0)
+        grasp = Grasp2D(int(round(r.row)) - top, int(round(r.col)) - left, r.angle_rad,
+                        r.opening_px, best.robustness)
+        return best.world, best.robustness, draw_grasps(crop, [grasp], upscale=1)
+
+
+def profile_clearance(gripper: str, reach_m: float = 0.01) -> Clearance:
+    """The node's finger clearance test sized to a gripper profile's fingers."""
+    config = gripper_profile(gripper).gripper
+    return Clearance(finger_thickness_m=2 * config.finger_half_m[0],
+                     finger_width_m=config.jaw_m, reach_m=reach_m)
 
 
 def wilson_interval(successes: int, n: int) -> tuple[float, float]:
@@ -69,11 +114,15 @@ def run_sim_eval(predictor, *, split: str = "test", scenario: str = "isolated",
                  trials: int = 50, seed: int = EVAL_SEED_OFFSET,
                  sources: tuple[str, ...] = ("random_urdfs",), object_dir: Path | None = None,
                  camera: CameraConfig | str = "top", noise: DepthNoise | None = None,
-                 gripper: str = DEFAULT_GRIPPER, progress: bool = True) -> list[Attempt]:
-    """Run ``trials`` attempts; ``predictor`` has GraspDetector's detect.
+                 gripper: str = DEFAULT_GRIPPER, selection: GraspSelection | None = None,
+                 progress: bool = True) -> list[Attempt]:
+    """Run ``trials`` attempts; ``predictor`` has GraspDetector's detect (or is a
+    TrialOracle).
 
     ``camera``: a name of EVAL_CAMERAS or a CameraConfig; ``noise`` defaults to the camera
-    kind's model; ``gripper``: a name of sim.gripper.GRIPPERS.
+    kind's model; ``gripper``: a name of sim.gripper.GRIPPERS; ``selection``: passed to the
+    detector as the node passes its workspace, mask and clearance parameters
+    (:func:`profile_clearance` gives the clearance test of a gripper profile).
     """
     if scenario not in SCENARIOS:
         raise ValueError(f"scenario must be one of {SCENARIOS}, got '{scenario}'")
@@ -102,22 +151,29 @@ def run_sim_eval(predictor, *, split: str = "test", scenario: str = "isolated",
                 depth_m, _ = scene.render(noise, rng)
                 labels = ",".join(o.label for o in remaining)
                 try:
-                    det = predictor.detect(depth_m, camera.intrinsics())
+                    if isinstance(predictor, TrialOracle):
+                        world, quality, thumb = predictor.choose(scene, hand, profile, rng)
+                    else:
+                        det = (predictor.detect(depth_m, camera.intrinsics())
+                               if selection is None else
+                               predictor.detect(depth_m, camera.intrinsics(),
+                                                selection=selection))
+                        best = det.best
+                        world, quality = pose_to_world_grasp(best, camera), best.quality
+                        thumb = draw_grasps(det.preprocessed.depth_m, [best.grasp_2d],
+                                            upscale=1)
                 except (NoGraspFound, GraspSegError) as exc:
                     attempts.append(Attempt(scene_seed, k, labels, False, f"no grasp: {exc}"))
                     bar.update()
                     continue
-                best = det.best
-                world = pose_to_world_grasp(best, camera)
                 held = hand.execute(world, profile.trial, table_z_m=scene.table_z_m)
                 lifted = next((o.label for o in remaining if o.body_id == held), None)
-                thumb = draw_grasps(det.preprocessed.depth_m, [best.grasp_2d], upscale=1)
                 attempts.append(Attempt(
                     scene_seed, k, lifted or labels, held is not None,
-                    "lifted" if held is not None else "missed",
+                    "lifted" if held is not None else f"missed: {hand.last_outcome}",
                     {"x_m": world.x_m, "y_m": world.y_m, "z_m": world.surface_z_m,
                      "yaw_rad": world.yaw_rad, "width_m": world.width_m,
-                     "quality": best.quality}, thumb))
+                     "quality": quality}, thumb))
                 if clutter and held is not None:  # picked: out of the tray
                     scene.remove(held)
                 if clutter:  # what a failed lift raised falls back before the next view
@@ -183,7 +239,8 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="grasp-seg sim-eval", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", default=DEFAULT_MODEL,
-                   help="a model name or .safetensors path, or 'baseline' (no network)")
+                   help="a model name or .safetensors path, 'baseline' (no network) or "
+                        "'oracle' (the labelling trials choose: the benchmark's ceiling)")
     p.add_argument("--split", default="test", choices=("train", "val", "test"))
     p.add_argument("--scenario", default="isolated", choices=SCENARIOS)
     p.add_argument("--trials", type=int, default=50)
@@ -193,20 +250,30 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--object-dir", type=Path)
     p.add_argument("--gripper", default=DEFAULT_GRIPPER, choices=sorted(GRIPPERS))
     p.add_argument("--camera", default="top", choices=sorted(EVAL_CAMERAS))
+    p.add_argument("--clearance", action="store_true",
+                   help="the node's finger clearance test (clearance_check), sized to the "
+                        "gripper profile's fingers")
+    p.add_argument("--finger-reach", type=float, default=0.01,
+                   help="with --clearance: how far below the grasp point the finger tips "
+                        "must get (the node's finger_reach_m)")
     p.add_argument("--out", type=Path, default=Path("sim_eval_output"))
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     from grasp_seg_ros.sim.probe import make_predictor
     predictor, name = make_predictor(args.model)
+    selection = (GraspSelection(clearance=profile_clearance(args.gripper, args.finger_reach))
+                 if args.clearance else None)
     attempts = run_sim_eval(predictor, split=args.split, scenario=args.scenario,
                             trials=args.trials, seed=args.seed, sources=tuple(args.sources),
                             object_dir=args.object_dir, camera=args.camera,
-                            gripper=args.gripper)
+                            gripper=args.gripper, selection=selection)
     summary = summarise_attempts(attempts)
     summary.update({"model": name, "split": args.split, "scenario": args.scenario,
                     "sources": args.sources, "gripper": args.gripper, "camera": args.camera,
-                    "seed": args.seed})
-    tag = f"{name}_{args.scenario}_{args.split}_{args.gripper}_{args.camera}"
+                    "seed": args.seed, "clearance": args.clearance,
+                    "finger_reach_m": args.finger_reach if args.clearance else None})
+    tag = (f"{name}_{args.scenario}_{args.split}_{args.gripper}_{args.camera}"
+           + ("_clearance" if args.clearance else ""))
     write_outputs(attempts, summary, args.out, tag)
     lo, hi = summary["ci95_wilson"]
     LOG.info("%s %s on %s, %s, %s camera: %d/%d lifted = %.1f%% (95%% CI %.1f-%.1f%%); "

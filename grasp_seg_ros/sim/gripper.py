@@ -173,6 +173,11 @@ class Gripper:
             pybullet.changeDynamics(self.body, link, lateralFriction=c.friction,
                                     spinningFriction=c.spinning_friction,
                                     physicsClientId=client)
+        #: how the last trial ended: 'held', or the phase in which it failed ('closed on
+        #: nothing', 'one finger touched', 'fingers on different objects', 'dropped while
+        #: lifting', 'dropped in the shake', 'dropped in the wrist turn', 'not raised':
+        #: still touched at the end but below half the lift)
+        self.last_outcome = ""
         self.constraint = pybullet.createConstraint(
             self.body, -1, -1, -1, pybullet.JOINT_FIXED, [0, 0, 0], [0, 0, 0],
             childFramePosition=self.PARK, physicsClientId=client)
@@ -246,17 +251,22 @@ class Gripper:
         travel_m = max(opening - 0.8 * grasp.width_m, 0.0) / 2
         self._hold(max(trial.steps(120), int(1200 * travel_m) + 20))
         held = self._held_body()
+        self.last_outcome = self._closing_outcome()
         if held is None and trial.early_reject:
             self.park()
             return None
         lifted = [grasp.x_m, grasp.y_m, palm_z + trial.lift_m]
         self._move(at, lifted, orn, trial.steps(1600 * trial.lift_m))  # 0.15 m/s
+        if held is not None:
+            self.last_outcome = "in hand" if self.touching(held) else "dropped while lifting"
         if trial.early_reject and not self.touching(held):  # dropped on the way up
             self.park()
             return None
         if trial.shake:
             for dx in (0.03, -0.03, 0.03, -0.03, 0.0):
                 self._move(lifted, [lifted[0] + dx, lifted[1], lifted[2]], orn, trial.steps(30))
+            if self.last_outcome == "in hand" and not self.touching(held):
+                self.last_outcome = "dropped in the shake"
         if trial.rotate_wrist:
             turned = pybullet.getQuaternionFromEuler([0.0, 0.0, grasp.yaw_rad + np.pi / 2])
             self._move(lifted, lifted, orn, trial.steps(60), end_orn=turned)
@@ -266,14 +276,36 @@ class Gripper:
                 pybullet.getQuaternionFromEuler([np.radians(30), 0.0, 0.0]))[1]
             self._move(lifted, lifted, turned, trial.steps(40), end_orn=tipped)
             self._move(lifted, lifted, tipped, trial.steps(40), end_orn=turned)
+            if self.last_outcome == "in hand" and not self.touching(held):
+                self.last_outcome = "dropped in the wrist turn"
         self._hold(trial.steps(120))
         result = None
         if held is not None and self.touching(held):
             z = pybullet.getBasePositionAndOrientation(held, physicsClientId=self.client)[0][2]
             if z > table_z_m + 0.5 * trial.lift_m:
                 result = held
+        if self.last_outcome == "in hand":
+            self.last_outcome = "held" if result is not None else "not raised"
         self.park()
         return result
+
+    def _touched(self) -> list[set[int]]:
+        """The movable bodies each finger touches."""
+        return [{contact[2] for contact in pybullet.getContactPoints(
+                    bodyA=self.body, linkIndexA=link, physicsClientId=self.client)
+                 if pybullet.getDynamicsInfo(contact[2], -1,
+                                             physicsClientId=self.client)[0] > 0.0}
+                for link in (0, 1)]
+
+    def _closing_outcome(self) -> str:
+        """Why the closed fingers hold no one body: nothing between them, one finger only,
+        or each on a different object."""
+        a, b = self._touched()
+        if a & b:
+            return "in hand"
+        if not a and not b:
+            return "closed on nothing"
+        return "fingers on different objects" if a and b else "one finger touched"
 
     def _held_body(self) -> int | None:
         """The movable body both fingers touch, if any (a finger tip resting on the table or

@@ -5,7 +5,8 @@
 For each row of the config, in order: train it from its recipe with the config's budget
 (a rerun resumes an unfinished run and skips a finished one), or take the weight file the row
 names, or a network-free predictor (``predictor: baseline`` or ``baseline_along``, the
-known-bad control); then measure the rectangle metric on the test split (unseen objects, when
+known-bad control, or ``oracle``, the labelling trials' choice: sim-eval's ceiling, which has
+no probe); then measure the rectangle metric on the test split (unseen objects, when
 the config names one), the angle probe (``probe``: closing-axis error, centres on the object
 and width, over orientations, camera heights and tilts; sim.probe), simulated grasp success
 (``sim_eval``: every listed scenario x gripper profile x camera, with 95% intervals), the
@@ -41,7 +42,7 @@ LOG = logging.getLogger("grasp_seg_ros.ablation")
 CONFIG_KEYS = {"name", "description", "out", "budget", "full_budget", "test", "test_depth",
                "sim_eval", "probe", "latency", "rows", "readme_marker"}
 ROW_KEYS = {"id", "name", "recipe", "set", "weights", "teacher", "budget", "predictor"}
-PREDICTORS = ("baseline", "baseline_along")
+PREDICTORS = ("baseline", "baseline_along", "oracle")
 BEGIN, END = "<!-- ablation:begin -->", "<!-- ablation:end -->"
 
 
@@ -178,7 +179,7 @@ def evaluate_row(row: dict, weights: Path, config: dict, out: Path) -> dict:
         if config.get("test"):
             settings["test"] = {"weights": digest, "data": config.get("test"),
                                 "depth": config["test_depth"]}
-    if config.get("probe"):
+    if config.get("probe") and row.get("predictor") != "oracle":  # it needs the scene
         settings["probe"] = {"weights": digest, **config["probe"]}
     cache = out / row["id"] / "result.json"
     cached = json.loads(cache.read_text()) if cache.is_file() else {}

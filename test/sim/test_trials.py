@@ -53,8 +53,13 @@ def test_gripper_lifts_across_and_fails_when_too_narrow_or_off_target(table):
                   WorldGrasp(0.05, 0.02, 0.06, 0.5 + np.pi / 2, 0.04),   # along, too narrow
                   WorldGrasp(0.25, 0.02, 0.06, 0.5, 0.04)):              # nothing there
         pybullet.restoreState(state, physicsClientId=table)
-        outcomes.append(gripper.execute(grasp))
-    assert outcomes == [box, None, None]
+        outcomes.append((gripper.execute(grasp), gripper.last_outcome))
+    # the phase a trial failed in is told apart: along the box the 4 cm opening lands the
+    # fingers on its top (they pinch an edge at best, and lose it); beside it, nothing
+    assert outcomes[0] == (box, "held")
+    assert outcomes[1][0] is None and outcomes[1][1] in (
+        "one finger touched", "closed on nothing", "dropped while lifting")
+    assert outcomes[2] == (None, "closed on nothing")
 
 
 def test_realistic_gripper_lifts_a_bar_across_but_not_along_it():
@@ -248,3 +253,19 @@ def test_a_folder_of_obj_meshes_is_an_object_source(tmp_path):
     assert 0.02 < scene.camera.height_m - top.min() < 0.045
     with pytest.raises(ValueError, match="no objects in split 'train'"):
         catalogue("train", ("folder",), tmp_path)
+
+
+def test_the_trial_oracle_picks_boxes_with_the_labels_grasps(tmp_path):
+    # it grades each view with the labelling trials and executes the most robust grasp,
+    # with the opening the labels give it (extent + the profile's clearance)
+    from grasp_seg_ros.sim.evaluation import TrialOracle
+    from grasp_seg_ros.sim.gripper import gripper_profile
+    attempts = run_sim_eval(TrialOracle(), split="test", scenario="isolated", trials=4,
+                            sources=("primitives",), gripper="robotiq_2f85", progress=False)
+    summary = summarise_attempts(attempts)
+    assert summary["successes"] >= 3, [a.reason for a in attempts]
+    stroke = gripper_profile("robotiq_2f85").stroke_m
+    assert all(0.015 < a.grasp["width_m"] <= stroke for a in attempts if a.grasp)
+    assert all(0.0 <= a.grasp["quality"] <= 1.0 for a in attempts if a.grasp)
+    write_outputs(attempts, summary, tmp_path, "oracle")
+    assert (tmp_path / "oracle_contact_sheet.png").stat().st_size > 0

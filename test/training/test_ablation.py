@@ -103,7 +103,7 @@ def test_evaluation_rows_with_the_probe_and_a_sim_eval_grid(tmp_path):
     table = (out / "ablation.md").read_text()
     assert "probe: median axis error" in table and "sim isolated/franka/tilted" in table
     assert "Angle probe by object" in table and "bar_25" in table
-    bad = dict(config, rows=[{"id": "x", "predictor": "oracle"}])
+    bad = dict(config, rows=[{"id": "x", "predictor": "perfect"}])
     path.write_text(yaml.safe_dump(bad))
     with pytest.raises(ValueError, match="predictor must be one of"):
         load_config(path)
