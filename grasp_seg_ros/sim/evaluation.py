@@ -19,7 +19,7 @@ import argparse
 import csv
 import json
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import cv2
@@ -32,7 +32,8 @@ from grasp_seg_ros.core.errors import GraspSegError, NoGraspFound
 from grasp_seg_ros.core.grasp import Grasp2D
 from grasp_seg_ros.core.selection import Clearance, GraspSelection
 from grasp_seg_ros.sim.camera import CAMERA_NOISE, CameraConfig, DepthNoise, camera_model
-from grasp_seg_ros.sim.gripper import DEFAULT_GRIPPER, GRIPPERS, Gripper, gripper_profile
+from grasp_seg_ros.sim.gripper import (DEFAULT_GRIPPER, GRIPPERS, Gripper, GripperProfile,
+                                       gripper_profile)
 from grasp_seg_ros.sim.scene import SceneConfig, make_scene
 from grasp_seg_ros.sim.trials import GradeConfig, grade_objects, pose_to_world_grasp
 from grasp_seg_ros.core.resources import DEFAULT_MODEL
@@ -95,6 +96,14 @@ class TrialOracle:
         return best.world, best.robustness, draw_grasps(crop, [grasp], upscale=1)
 
 
+def gripper_config(config, profile: GripperProfile):
+    """A DetectorConfig whose published openings suit ``profile``: capped at its stroke, its
+    clearance added to a measured extent, measured in a strip as wide as its pads."""
+    return replace(config, opening=replace(
+        config.opening, max_opening_m=profile.stroke_m, clearance_m=profile.clearance_m,
+        pad_width_m=profile.gripper.jaw_m))
+
+
 def profile_clearance(gripper: str, reach_m: float = 0.01) -> Clearance:
     """The node's finger clearance test sized to a gripper profile's fingers."""
     config = gripper_profile(gripper).gripper
@@ -132,6 +141,10 @@ def run_sim_eval(predictor, *, split: str = "test", scenario: str = "isolated",
         camera = EVAL_CAMERAS[camera]
     noise = noise if noise is not None else CAMERA_NOISE.get(camera.name, DepthNoise())
     profile = gripper_profile(gripper)
+    # a detector is set up for the gripper as a user sets the node's max_opening_m,
+    # opening_clearance_m and finger_width_m
+    det_config = (gripper_config(predictor.config, profile)
+                  if hasattr(predictor, "check_config") else None)
     clutter = scenario == "clutter"
     config = SceneConfig(num_objects=(5, 8) if clutter else (1, 1), sources=sources,
                          split=split, object_dir=object_dir, tray=clutter,
@@ -154,10 +167,9 @@ def run_sim_eval(predictor, *, split: str = "test", scenario: str = "isolated",
                     if isinstance(predictor, TrialOracle):
                         world, quality, thumb = predictor.choose(scene, hand, profile, rng)
                     else:
-                        det = (predictor.detect(depth_m, camera.intrinsics())
-                               if selection is None else
-                               predictor.detect(depth_m, camera.intrinsics(),
-                                                selection=selection))
+                        extra = {k: v for k, v in (("config", det_config),
+                                                   ("selection", selection)) if v is not None}
+                        det = predictor.detect(depth_m, camera.intrinsics(), **extra)
                         best = det.best
                         world, quality = pose_to_world_grasp(best, camera), best.quality
                         thumb = draw_grasps(det.preprocessed.depth_m, [best.grasp_2d],

@@ -269,3 +269,15 @@ def test_the_trial_oracle_picks_boxes_with_the_labels_grasps(tmp_path):
     assert all(0.0 <= a.grasp["quality"] <= 1.0 for a in attempts if a.grasp)
     write_outputs(attempts, summary, tmp_path, "oracle")
     assert (tmp_path / "oracle_contact_sheet.png").stat().st_size > 0
+
+
+def test_sim_eval_sets_a_detector_up_for_the_gripper_it_runs():
+    # as a user sets the node's max_opening_m, opening_clearance_m and finger_width_m
+    from grasp_seg_ros.inference.detector import DetectorConfig
+    from grasp_seg_ros.sim.evaluation import gripper_config
+    from grasp_seg_ros.sim.gripper import gripper_profile
+    franka = gripper_config(DetectorConfig(), gripper_profile("franka")).opening
+    assert (franka.max_opening_m, franka.clearance_m) == (0.08, 0.015)
+    assert franka.pad_width_m == pytest.approx(0.018)
+    legacy = gripper_config(DetectorConfig(), gripper_profile("legacy")).opening
+    assert legacy.max_opening_m == pytest.approx(0.14) and legacy.mode == "auto"
