@@ -11,10 +11,10 @@ the config names one), the angle probe (``probe``: closing-axis error, centres o
 and width, over orientations, camera heights and tilts; sim.probe), simulated grasp success
 (``sim_eval``: every listed scenario x gripper profile x camera, with 95% intervals), the
 parameter count and the CPU inference latency (the node's optimised PyTorch path, median/p95
-over --frames, one thread). A row may distil
-from an earlier row (``teacher: "@row_id"``). Results are cached per row (``result.json``,
-keyed on the weight file and the evaluation settings) so an interrupted run picks up where it
-stopped.
+over --frames, one thread). A row may distil from an earlier row (``teacher: "@row_id"``);
+``budget_note`` replaces the budget cell of a row whose file's metadata holds only its last
+training stage. Results are cached per row (``result.json``, keyed on the weight file and the
+evaluation settings) so an interrupted run picks up where it stopped.
 
 Writes, in the config's ``out`` folder: ablation.md (the table, with each row's budget),
 ablation.json and ablation.png (accuracy against latency). ``--readme`` replaces the table
@@ -41,7 +41,8 @@ LOG = logging.getLogger("grasp_seg_ros.ablation")
 
 CONFIG_KEYS = {"name", "description", "out", "budget", "full_budget", "test", "test_depth",
                "sim_eval", "probe", "latency", "rows", "readme_marker"}
-ROW_KEYS = {"id", "name", "recipe", "set", "weights", "teacher", "budget", "predictor"}
+ROW_KEYS = {"id", "name", "recipe", "set", "weights", "teacher", "budget", "predictor",
+            "budget_note"}
 PREDICTORS = ("baseline", "baseline_along", "oracle")
 BEGIN, END = "<!-- ablation:begin -->", "<!-- ablation:end -->"
 
@@ -282,7 +283,8 @@ def render_table(results: list[dict], config: dict) -> str:
     lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
     for r in results:
         cells = [r["name"], f"{r['params'] / 1e6:.2f} M" if r["params"] else "-",
-                 _budget(r["training"]) if r.get("training") else "-"]
+                 r.get("budget_note")
+                 or (_budget(r["training"]) if r.get("training") else "-")]
         if with_test:
             cells += [_pct(r.get("test"), "top1_accuracy"), _pct(r.get("test"), "top5_accuracy")]
         if with_probe:
@@ -368,7 +370,10 @@ def run(config: dict, rows: list[str] | None = None) -> list[dict]:
             continue
         weights = train_row(row, config, out, weights_of)
         weights_of[row["id"]] = weights
-        results.append(evaluate_row(row, weights, config, out))
+        result = evaluate_row(row, weights, config, out)
+        if row.get("budget_note"):   # a shipped file's training, told by the config
+            result = {**result, "budget_note": str(row["budget_note"])}
+        results.append(result)
     table = render_table(results, config)
     extra = ""
     if config.get("probe"):

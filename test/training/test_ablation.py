@@ -85,17 +85,21 @@ def test_evaluation_rows_with_the_probe_and_a_sim_eval_grid(tmp_path):
                   {"scenario": "isolated", "gripper": "robotiq_2f85", "camera": "top"},
                   {"scenario": "isolated", "gripper": "franka", "camera": "tilted"}]},
               "latency": {"frames": 2, "threads": 1},
-              "rows": [{"id": "ggcnn", "name": "shipped ggcnn", "weights": "ggcnn"},
+              "rows": [{"id": "ggcnn", "name": "shipped ggcnn", "weights": "ggcnn",
+                        "budget_note": "two stages, see its card"},
                        {"id": "good", "name": "baseline", "predictor": "baseline"},
-                       {"id": "bad", "name": "control", "predictor": "baseline_along"}]}
+                       {"id": "bad", "name": "control", "predictor": "baseline_along"},
+                       {"id": "ref", "name": "oracle", "predictor": "oracle"}]}
     path = tmp_path / "eval.yaml"
     path.write_text(yaml.safe_dump(config))
     assert main(["--config", str(path)]) == 0
     out = tmp_path / "runs"
     results = {r["id"]: r for r in json.loads((out / "ablation.json").read_text())}
     for r in results.values():
-        assert r["probe"]["overall"]["views"] == 7 * 2
         assert set(r["sim_eval"]) == {"isolated/robotiq_2f85/top", "isolated/franka/tilted"}
+        # the oracle grades the scene itself: it has no probe
+        assert ("probe" in r) == (r["id"] != "ref")
+        assert r["id"] == "ref" or r["probe"]["overall"]["views"] == 7 * 2
     assert "latency" in results["ggcnn"] and "latency" not in results["good"]
     # the control closes along the long axis of the same objects the baseline finds
     assert results["good"]["probe"]["overall"]["median_error_deg"] < 20.0
@@ -103,6 +107,7 @@ def test_evaluation_rows_with_the_probe_and_a_sim_eval_grid(tmp_path):
     table = (out / "ablation.md").read_text()
     assert "probe: median axis error" in table and "sim isolated/franka/tilted" in table
     assert "Angle probe by object" in table and "bar_25" in table
+    assert "| shipped ggcnn | 0.06 M | two stages, see its card |" in table
     bad = dict(config, rows=[{"id": "x", "predictor": "perfect"}])
     path.write_text(yaml.safe_dump(bad))
     with pytest.raises(ValueError, match="predictor must be one of"):
@@ -113,7 +118,7 @@ def test_shipped_evaluation_config_loads():
     config = load_config(ROOT / "config" / "evaluation.yaml")
     ids = [row["id"] for row in config["rows"]]
     assert ids == ["ggcnn", "ggcnn2", "pspnet_r18", "ggcnn2_heightmap", "baseline",
-                   "baseline_along"]
+                   "baseline_along", "oracle"]
     grippers = {run["gripper"] for run in config["sim_eval"]["runs"]}
     cameras = {run["camera"] for run in config["sim_eval"]["runs"]}
     assert grippers == {"robotiq_2f85", "franka", "legacy"} and cameras == {"top", "tilted"}
