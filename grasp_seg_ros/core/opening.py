@@ -75,10 +75,10 @@ def measure_opening(height_m: np.ndarray, grasp: Grasp2D, resolution_m: float,
     heights = cv2.remap(np.asarray(height_m, np.float32), cols, rows, cv2.INTER_NEAREST,
                         borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)
     seen = np.ones_like(heights, bool)
-    if holes is not None:
-        seen = cv2.remap((~np.asarray(holes, bool)).astype(np.uint8), cols, rows,
-                         cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT,
-                         borderValue=1).astype(bool)
+    if holes is not None:   # the bool mask read as bytes, no copy; outside the map: no hole
+        hole = cv2.remap(np.ascontiguousarray(holes, bool).view(np.uint8), cols, rows,
+                         cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        seen = hole == 0
     centre = int(np.argmin(np.abs(s)))
     profile = heights.max(axis=0)
     top = float(profile[max(centre - 1, 0):centre + 2].max())
@@ -92,18 +92,14 @@ def measure_opening(height_m: np.ndarray, grasp: Grasp2D, resolution_m: float,
     if len(hits) == 0:
         return None
     # the run holding the grasp (or its nearest seen object sample), through holes, ending
-    # on seen object samples
-    lo = hi = int(hits[np.argmin(np.abs(hits - centre))])
-    i = lo
-    while i > 0 and not off[i - 1]:
-        i -= 1
-        if on[i]:
-            lo = i
-    i = hi
-    while i < len(s) - 1 and not off[i + 1]:
-        i += 1
-        if on[i]:
-            hi = i
+    # on seen object samples: between the seen-off samples either side of it, its outermost
+    # object samples
+    start = int(hits[np.argmin(np.abs(hits - centre))])
+    offs = np.flatnonzero(off)
+    left = int(offs[offs < start].max()) + 1 if (offs < start).any() else 0
+    right = int(offs[offs > start].min()) - 1 if (offs > start).any() else len(s) - 1
+    inside = hits[(hits >= left) & (hits <= right)]
+    lo, hi = int(inside[0]), int(inside[-1])
     # a point marks its whole cell (so the cells span up to one more than the object); the
     # half-cell samples between the end ones span about the object
     extent_px = float(s[hi] - s[lo])
