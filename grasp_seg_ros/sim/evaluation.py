@@ -62,15 +62,15 @@ class Attempt:
 
 
 class TrialOracle:
-    """Not a detector: the benchmark's ceiling for grasps of the labels' kind.
+    """Not a detector: a reference for how far the labels' own grasps get.
 
     In every view it grades the objects in the tray with the labelling trials
     (:func:`sim.trials.grade_objects`: centres in the middle of each visible object, several
     closing directions, perturbed re-trials, the physics restored before each) and executes
     the most robust candidate, with the opening the labels give it (the object's extent plus
     the profile's clearance), as a detector publishing that label would. It sees the scene's
-    true geometry and tries grasps before choosing, so no detector can be expected to beat
-    it; a target above its score is not reachable on this benchmark with such grasps.
+    true geometry and tries grasps before choosing, but only the labels' candidates (two
+    centres per object, a few directions): a detector can beat it elsewhere.
     """
 
     name = "oracle"
@@ -252,7 +252,7 @@ def main(argv: list[str] | None = None) -> None:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", default=DEFAULT_MODEL,
                    help="a model name or .safetensors path, 'baseline' (no network) or "
-                        "'oracle' (the labelling trials choose: the benchmark's ceiling)")
+                        "'oracle' (the labelling trials choose: the labels' own grasps)")
     p.add_argument("--split", default="test", choices=("train", "val", "test"))
     p.add_argument("--scenario", default="isolated", choices=SCENARIOS)
     p.add_argument("--trials", type=int, default=50)

@@ -250,8 +250,9 @@ class Gripper:
         opening = min(grasp.width_m + trial.opening_margin_m, c.max_opening_m)
         travel_m = max(opening - 0.8 * grasp.width_m, 0.0) / 2
         self._hold(max(trial.steps(120), int(1200 * travel_m) + 20))
-        held = self._held_body()
-        self.last_outcome = self._closing_outcome()
+        touched = self._touched()
+        held = self._held_body(touched)
+        self.last_outcome = _closing_outcome(touched)
         if held is None and trial.early_reject:
             self.park()
             return None
@@ -289,30 +290,29 @@ class Gripper:
         self.park()
         return result
 
-    def _touched(self) -> list[set[int]]:
-        """The movable bodies each finger touches."""
-        return [{contact[2] for contact in pybullet.getContactPoints(
-                    bodyA=self.body, linkIndexA=link, physicsClientId=self.client)
+    def _touched(self) -> tuple[set[int], set[int]]:
+        """The movable bodies each finger touches (a finger tip resting on the table or a
+        tray's floor touches a static body too: that is never the one held)."""
+        a, b = ({contact[2] for contact in pybullet.getContactPoints(
+                     bodyA=self.body, linkIndexA=link, physicsClientId=self.client)
                  if pybullet.getDynamicsInfo(contact[2], -1,
                                              physicsClientId=self.client)[0] > 0.0}
-                for link in (0, 1)]
+                for link in (0, 1))
+        return a, b
 
-    def _closing_outcome(self) -> str:
-        """Why the closed fingers hold no one body: nothing between them, one finger only,
-        or each on a different object."""
-        a, b = self._touched()
-        if a & b:
-            return "in hand"
-        if not a and not b:
-            return "closed on nothing"
-        return "fingers on different objects" if a and b else "one finger touched"
-
-    def _held_body(self) -> int | None:
-        """The movable body both fingers touch, if any (a finger tip resting on the table or
-        a tray's floor touches a static body too: that is never the one held)."""
-        bodies = [{contact[2] for contact in pybullet.getContactPoints(
-                      bodyA=self.body, linkIndexA=link, physicsClientId=self.client)}
-                  for link in (0, 1)]
-        common = [b for b in sorted(bodies[0] & bodies[1])
-                  if pybullet.getDynamicsInfo(b, -1, physicsClientId=self.client)[0] > 0.0]
+    @staticmethod
+    def _held_body(touched: tuple[set[int], set[int]]) -> int | None:
+        """The movable body both fingers touch, if any."""
+        common = sorted(touched[0] & touched[1])
         return common[0] if common else None
+
+
+def _closing_outcome(touched: tuple[set[int], set[int]]) -> str:
+    """How closed fingers that touch ``touched`` stand: 'in hand' (one body between them),
+    or why they hold none: nothing between them, one finger only, each on another object."""
+    a, b = touched
+    if a & b:
+        return "in hand"
+    if not a and not b:
+        return "closed on nothing"
+    return "fingers on different objects" if a and b else "one finger touched"

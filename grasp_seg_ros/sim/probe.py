@@ -264,7 +264,7 @@ def plot_probe(summary: dict, path: Path, title: str) -> None:
 def make_predictor(model: str):
     """A GraspDetector on the CPU, or the no-network baseline ('baseline'), or its
     known-bad control that closes along the long axis ('baseline_along'), or sim-eval's
-    ceiling ('oracle': sim.evaluation.TrialOracle; it grades the scene itself, so it runs
+    labels' reference ('oracle': sim.evaluation.TrialOracle; it grades the scene itself, so it runs
     in sim-eval only)."""
     if model == "oracle":
         from grasp_seg_ros.sim.evaluation import TrialOracle

@@ -5,7 +5,7 @@
 For each row of the config, in order: train it from its recipe with the config's budget
 (a rerun resumes an unfinished run and skips a finished one), or take the weight file the row
 names, or a network-free predictor (``predictor: baseline`` or ``baseline_along``, the
-known-bad control, or ``oracle``, the labelling trials' choice: sim-eval's ceiling, which has
+known-bad control, or ``oracle``, the labelling trials' choice: the labels' own grasps, which has
 no probe); then measure the rectangle metric on the test split (unseen objects, when
 the config names one), the angle probe (``probe``: closing-axis error, centres on the object
 and width, over orientations, camera heights and tilts; sim.probe), simulated grasp success

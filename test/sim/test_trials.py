@@ -281,3 +281,19 @@ def test_sim_eval_sets_a_detector_up_for_the_gripper_it_runs():
     assert franka.pad_width_m == pytest.approx(0.018)
     legacy = gripper_config(DetectorConfig(), gripper_profile("legacy")).opening
     assert legacy.max_opening_m == pytest.approx(0.14) and legacy.mode == "auto"
+
+
+def test_sim_eval_passes_the_selection_to_the_detector():
+    # a clearance test whose fingers must reach 30 cm below the grasp refuses every grasp on
+    # a table: each attempt says so, instead of a grasp being executed
+    from grasp_seg_ros.core.selection import Clearance, GraspSelection
+    from grasp_seg_ros.inference.detector import GraspDetector
+    detector = GraspDetector("ggcnn2_heightmap", device="cpu")
+    refuse = GraspSelection(clearance=Clearance(0.01, 0.02, reach_m=0.3))
+    attempts = run_sim_eval(detector, split="test", scenario="isolated", trials=2,
+                            sources=("primitives",), selection=refuse, progress=False)
+    assert [a.reason.split(":")[0] for a in attempts] == ["no grasp", "no grasp"]
+    assert all("clearance test" in a.reason for a in attempts)
+    plain = run_sim_eval(detector, split="test", scenario="isolated", trials=2,
+                         sources=("primitives",), progress=False)
+    assert all(a.grasp for a in plain)
