@@ -117,6 +117,27 @@ def test_binned_angle_read_at_a_cell_equals_the_whole_map():
     np.testing.assert_array_equal(maps.quality, maps.bins.max(axis=0))
 
 
+def test_binned_maps_are_the_same_from_a_channels_last_backend_output():
+    """The optimised CPU backend answers channels-last in memory; those maps are filtered in
+    one OpenCV call, and must equal the channel-by-channel path bit for bit (the published
+    angles, and the simulated trials that follow them, depend on the last bit)."""
+    rng = np.random.default_rng(11)
+    chw = rng.uniform(-0.1, 1.0, (13, 48, 40)).astype(np.float32)
+    hwc = np.ascontiguousarray(chw.transpose(1, 2, 0)).transpose(2, 0, 1)
+    assert hwc.transpose(1, 2, 0).flags.c_contiguous and not hwc.flags.c_contiguous
+    for params in (DecodeParams(), DecodeParams(quality_sigma_px=1.5, width_sigma_px=0.0)):
+        a = maps_from_raw(chw, OutputScaling(50.0, 12), params)
+        b = maps_from_raw(hwc, OutputScaling(50.0, 12), params)
+        for name in ("quality", "width_px", "bins"):
+            np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
+        k = 2 * int(4.0 * params.quality_sigma_px + 0.5) + 1    # +-4 sigma, as decoding
+        expected = np.stack([cv2.GaussianBlur(chw[i], (k, k), params.quality_sigma_px,
+                                              borderType=cv2.BORDER_REFLECT)
+                             for i in range(12)])
+        np.testing.assert_allclose(b.bins, expected, atol=1e-6)   # bin i is channel i
+        assert b.angle_at(20, 17) == a.angle_at(20, 17)
+
+
 def test_binned_maps_pick_the_better_of_two_directions_not_their_average():
     raw = np.zeros((13, 30, 30), np.float32)
     raw[0, 10:20, 10:20] = 0.9      # -90 deg: the better direction
