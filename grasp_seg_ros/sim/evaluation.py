@@ -11,6 +11,16 @@ wrist). Cameras: ``top`` (D435 intrinsics, 0.55 m straight down: the first train
 and ``tilted`` (the same camera 0.55 m high, looking at the workspace 30 deg from vertical).
 Objects have masses from their volume (sim.objects.ObjectPhysics). Writes a CSV of attempts,
 a JSON summary and a contact sheet PNG.
+
+``--repeats N``: after each attempt, its grasp is executed N more times from the same moment
+(the physics restored), each moved by up to ``RepeatJitter.shift_m`` and turned by up to
+``turn_deg``, the errors of a calibrated camera and arm. The share of repeats that hold is how
+reliable the chosen grasp was: a success whose grasp holds in few of its repeats was lucky, a
+miss whose grasp holds in most of them unlucky (the trials are chaotic near the edge of a
+grasp). The repeats run after the attempt, so isolated attempts are those without repeats. In
+clutter the world is put back as the attempt left it, but not bit for bit (PyBullet's saved
+state leaves the solver's warm start out), so from the second pick of a tray on the views
+differ from a run without repeats: compare clutter runs with repeats with each other.
 """
 
 from __future__ import annotations
@@ -19,11 +29,12 @@ import argparse
 import csv
 import json
 import logging
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import cv2
 import numpy as np
+import pybullet
 from scipy.stats import binomtest
 from tqdm import tqdm
 
@@ -33,7 +44,7 @@ from grasp_seg_ros.core.grasp import Grasp2D
 from grasp_seg_ros.core.selection import Clearance, GraspSelection
 from grasp_seg_ros.sim.camera import CAMERA_NOISE, CameraConfig, DepthNoise, camera_model
 from grasp_seg_ros.sim.gripper import (DEFAULT_GRIPPER, GRIPPERS, Gripper, GripperProfile,
-                                       gripper_profile)
+                                       WorldGrasp, gripper_profile)
 from grasp_seg_ros.sim.scene import SceneConfig, make_scene
 from grasp_seg_ros.sim.trials import GradeConfig, grade_objects, pose_to_world_grasp
 from grasp_seg_ros.core.resources import DEFAULT_MODEL
@@ -59,6 +70,46 @@ class Attempt:
     #: grasp was predicted
     grasp: dict = field(default_factory=dict)
     thumbnail: np.ndarray | None = None
+    #: with repeats: how many of the grasp's jittered re-executions lifted an object
+    repeats_held: int | None = None
+    repeats: int = 0
+
+
+@dataclass(frozen=True)
+class RepeatJitter:
+    """How far a repeat of an attempt's grasp is moved (uniform in +-shift_m along x and y)
+    and turned (uniform in +-turn_deg); the opening stays the published one."""
+
+    shift_m: float = 0.002
+    turn_deg: float = 5.0
+
+    def apply(self, grasp: WorldGrasp, rng: np.random.Generator) -> WorldGrasp:
+        dx, dy = rng.uniform(-self.shift_m, self.shift_m, 2)
+        turn = np.radians(rng.uniform(-self.turn_deg, self.turn_deg))
+        return replace(grasp, x_m=grasp.x_m + float(dx), y_m=grasp.y_m + float(dy),
+                       yaw_rad=grasp.yaw_rad + float(turn))
+
+
+def repeat_grasp(scene, hand: Gripper, profile: GripperProfile, grasp: WorldGrasp,
+                 before: int, repeats: int, jitter: RepeatJitter,
+                 rng: np.random.Generator) -> int:
+    """Execute ``grasp`` ``repeats`` times, jittered, each from the saved physics state
+    ``before``; returns how many lifted an object. The world is put back as it was at the call
+    (the attempt's own outcome; close, not bit for bit: module docstring) and
+    ``hand.last_outcome`` is kept."""
+    outcome = hand.last_outcome
+    after = pybullet.saveState(physicsClientId=scene.client)
+    held = 0
+    try:
+        for _ in range(repeats):
+            pybullet.restoreState(before, physicsClientId=scene.client)
+            held += hand.execute(jitter.apply(grasp, rng), profile.trial,
+                                 table_z_m=scene.table_z_m) is not None
+    finally:
+        pybullet.restoreState(after, physicsClientId=scene.client)
+        pybullet.removeState(after, physicsClientId=scene.client)
+        hand.last_outcome = outcome
+    return held
 
 
 class TrialOracle:
@@ -124,6 +175,7 @@ def run_sim_eval(predictor, *, split: str = "test", scenario: str = "isolated",
                  sources: tuple[str, ...] = ("random_urdfs",), object_dir: Path | None = None,
                  camera: CameraConfig | str = "top", noise: DepthNoise | None = None,
                  gripper: str = DEFAULT_GRIPPER, selection: GraspSelection | None = None,
+                 repeats: int = 0, jitter: RepeatJitter = RepeatJitter(),
                  progress: bool = True) -> list[Attempt]:
     """Run ``trials`` attempts; ``predictor`` has GraspDetector's detect (or is a
     TrialOracle).
@@ -131,8 +183,12 @@ def run_sim_eval(predictor, *, split: str = "test", scenario: str = "isolated",
     ``camera``: a name of EVAL_CAMERAS or a CameraConfig; ``noise`` defaults to the camera
     kind's model; ``gripper``: a name of sim.gripper.GRIPPERS; ``selection``: passed to the
     detector as the node passes its workspace, mask and clearance parameters
-    (:func:`profile_clearance` gives the clearance test of a gripper profile).
+    (:func:`profile_clearance` gives the clearance test of a gripper profile);
+    ``repeats``: re-execute each attempt's grasp that many times, jittered by ``jitter``
+    (:func:`repeat_grasp`; module docstring).
     """
+    if repeats < 0:
+        raise ValueError(f"repeats must be >= 0, got {repeats}")
     if scenario not in SCENARIOS:
         raise ValueError(f"scenario must be one of {SCENARIOS}, got '{scenario}'")
     if isinstance(camera, str):
@@ -178,6 +234,7 @@ def run_sim_eval(predictor, *, split: str = "test", scenario: str = "isolated",
                     attempts.append(Attempt(scene_seed, k, labels, False, f"no grasp: {exc}"))
                     bar.update()
                     continue
+                before = pybullet.saveState(physicsClientId=scene.client) if repeats else None
                 held = hand.execute(world, profile.trial, table_z_m=scene.table_z_m)
                 lifted = next((o.label for o in remaining if o.body_id == held), None)
                 attempts.append(Attempt(
@@ -186,6 +243,14 @@ def run_sim_eval(predictor, *, split: str = "test", scenario: str = "isolated",
                     {"x_m": world.x_m, "y_m": world.y_m, "z_m": world.surface_z_m,
                      "yaw_rad": world.yaw_rad, "width_m": world.width_m,
                      "quality": quality}, thumb))
+                if repeats:
+                    jitter_rng = np.random.default_rng([scene_seed, 5, k])
+                    try:
+                        attempts[-1].repeats_held = repeat_grasp(
+                            scene, hand, profile, world, before, repeats, jitter, jitter_rng)
+                        attempts[-1].repeats = repeats
+                    finally:
+                        pybullet.removeState(before, physicsClientId=scene.client)
                 if clutter and held is not None:  # picked: out of the tray
                     scene.remove(held)
                 if clutter:  # what a failed lift raised falls back before the next view
@@ -204,10 +269,26 @@ def summarise_attempts(attempts: list[Attempt]) -> dict:
     for a in attempts:
         if "," not in a.target:  # attributable to one object
             per_object.setdefault(a.target, []).append(int(a.success))
-    return {"attempts": n, "successes": k, "success_rate": k / n if n else float("nan"),
-            "ci95_wilson": [low, high],
-            "no_grasp": sum(a.reason.startswith("no grasp") for a in attempts),
-            "per_object": {o: f"{sum(v)}/{len(v)}" for o, v in sorted(per_object.items())}}
+    summary = {"attempts": n, "successes": k, "success_rate": k / n if n else float("nan"),
+               "ci95_wilson": [low, high],
+               "no_grasp": sum(a.reason.startswith("no grasp") for a in attempts),
+               "per_object": {o: f"{sum(v)}/{len(v)}" for o, v in sorted(per_object.items())}}
+    repeated = [a for a in attempts if a.repeats]
+    if repeated:
+        # an attempt without a grasp counts as a grasp that never holds
+        share = np.array([a.repeats_held / a.repeats for a in repeated]
+                         + [0.0] * sum(a.reason.startswith("no grasp") for a in attempts))
+        held = [a for a in repeated if a.success]
+        missed = [a for a in repeated if not a.success]
+        summary["repeats"] = {
+            "per_attempt": repeated[0].repeats,
+            #: the expected success rate of the chosen grasps under the jitter
+            "hold_rate": float(share.mean()),
+            "attempts_holding_every_repeat": int(np.sum(share == 1.0)),
+            "lucky": sum(a.repeats_held <= a.repeats / 2 for a in held),
+            "unlucky": sum(a.repeats_held > a.repeats / 2 for a in missed),
+        }
+    return summary
 
 
 def write_outputs(attempts: list[Attempt], summary: dict, out_dir: Path, name: str) -> None:
@@ -215,12 +296,13 @@ def write_outputs(attempts: list[Attempt], summary: dict, out_dir: Path, name: s
     with open(out_dir / f"{name}.csv", "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["scene_seed", "attempt", "target", "success", "reason", "x_m", "y_m",
-                    "z_m", "yaw_rad", "width_m", "quality"])
+                    "z_m", "yaw_rad", "width_m", "quality", "repeats_held"])
         for a in attempts:
             g = a.grasp
             w.writerow([a.scene_seed, a.attempt, a.target, int(a.success), a.reason,
                         *(f"{g[k]:.4f}" if k in g else "" for k in
-                          ("x_m", "y_m", "z_m", "yaw_rad", "width_m", "quality"))])
+                          ("x_m", "y_m", "z_m", "yaw_rad", "width_m", "quality")),
+                        f"{a.repeats_held}/{a.repeats}" if a.repeats else ""])
     (out_dir / f"{name}.json").write_text(json.dumps(summary, indent=2))
     contact_sheet(attempts, out_dir / f"{name}_contact_sheet.png")
 
@@ -268,8 +350,13 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--finger-reach", type=float, default=0.01,
                    help="with --clearance: how far below the grasp point the finger tips "
                         "must get (the node's finger_reach_m)")
+    p.add_argument("--repeats", type=int, default=0,
+                   help="re-execute each attempt's grasp this many times, jittered (+-2 mm, "
+                        "+-5 deg), from the same moment: how reliable the chosen grasps are")
     p.add_argument("--out", type=Path, default=Path("sim_eval_output"))
     args = p.parse_args(argv)
+    if args.repeats < 0:
+        p.error(f"--repeats must be >= 0, got {args.repeats}")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     from grasp_seg_ros.sim.probe import make_predictor
     predictor, name = make_predictor(args.model)
@@ -278,20 +365,30 @@ def main(argv: list[str] | None = None) -> None:
     attempts = run_sim_eval(predictor, split=args.split, scenario=args.scenario,
                             trials=args.trials, seed=args.seed, sources=tuple(args.sources),
                             object_dir=args.object_dir, camera=args.camera,
-                            gripper=args.gripper, selection=selection)
+                            gripper=args.gripper, selection=selection, repeats=args.repeats)
     summary = summarise_attempts(attempts)
     summary.update({"model": name, "split": args.split, "scenario": args.scenario,
                     "sources": args.sources, "gripper": args.gripper, "camera": args.camera,
                     "seed": args.seed, "clearance": args.clearance,
+                    "repeat_jitter": asdict(RepeatJitter()) if args.repeats else None,
                     "finger_reach_m": args.finger_reach if args.clearance else None})
     tag = (f"{name}_{args.scenario}_{args.split}_{args.gripper}_{args.camera}"
-           + ("_clearance" if args.clearance else ""))
+           + ("_clearance" if args.clearance else "")
+           + (f"_repeats{args.repeats}" if args.repeats else ""))
     write_outputs(attempts, summary, args.out, tag)
     lo, hi = summary["ci95_wilson"]
     LOG.info("%s %s on %s, %s, %s camera: %d/%d lifted = %.1f%% (95%% CI %.1f-%.1f%%); "
              "outputs in %s/%s.*", name, args.scenario, args.split, args.gripper, args.camera,
              summary["successes"], summary["attempts"], 100 * summary["success_rate"],
              100 * lo, 100 * hi, args.out, tag)
+    if "repeats" in summary:
+        r = summary["repeats"]
+        LOG.info("repeats (%d per attempt, +-%.0f mm, +-%.0f deg): %.1f%% of them held; %d of "
+                 "%d attempts' grasps held in every repeat; %d successes lucky (held in half "
+                 "the repeats or fewer), %d misses unlucky (held in more than half)",
+                 r["per_attempt"], 1e3 * RepeatJitter().shift_m, RepeatJitter().turn_deg,
+                 100 * r["hold_rate"], r["attempts_holding_every_repeat"],
+                 summary["attempts"], r["lucky"], r["unlucky"])
 
 
 if __name__ == "__main__":

@@ -297,3 +297,35 @@ def test_sim_eval_passes_the_selection_to_the_detector():
     plain = run_sim_eval(detector, split="test", scenario="isolated", trials=2,
                          sources=("primitives",), progress=False)
     assert all(a.grasp for a in plain)
+
+
+def test_repeats_leave_the_attempts_as_they_were(tmp_path):
+    # each grasp is re-executed from the moment before it, after the attempt itself: the
+    # attempts of an isolated run are those without repeats
+    kwargs = dict(split="test", scenario="isolated", trials=4, gripper="robotiq_2f85",
+                  progress=False)
+    plain = run_sim_eval(HighestObjectBaseline(), **kwargs)
+    repeated = run_sim_eval(HighestObjectBaseline(), repeats=2, **kwargs)
+    assert [(a.scene_seed, a.success, a.reason, a.grasp) for a in plain] == \
+        [(a.scene_seed, a.success, a.reason, a.grasp) for a in repeated]
+    assert all(a.repeats_held is None for a in plain)
+    assert all(a.repeats == 2 and 0 <= a.repeats_held <= 2 for a in repeated if a.grasp)
+    summary = summarise_attempts(repeated)
+    assert 0.0 <= summary["repeats"]["hold_rate"] <= 1.0
+    assert "repeats" not in summarise_attempts(plain)
+    write_outputs(repeated, summary, tmp_path, "rep")
+    rows = (tmp_path / "rep.csv").read_text().splitlines()
+    assert rows[0].endswith(",repeats_held") and rows[1].endswith("/2")
+    with pytest.raises(ValueError, match="repeats"):
+        run_sim_eval(HighestObjectBaseline(), repeats=-1, **kwargs)
+
+
+def test_repeats_tell_reliable_grasps_from_a_known_bad_predictor():
+    # the control closes along the boxes' long axis: its grasps rarely hold when repeated
+    rates = {}
+    for closing in ("minor", "major"):
+        attempts = run_sim_eval(HighestObjectBaseline(closing=closing), split="test",
+                                scenario="isolated", trials=8, sources=("primitives",),
+                                gripper="robotiq_2f85", repeats=2, progress=False)
+        rates[closing] = summarise_attempts(attempts)["repeats"]["hold_rate"]
+    assert rates["minor"] >= 0.6 and rates["major"] <= rates["minor"] - 0.3, rates
