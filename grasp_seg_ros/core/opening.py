@@ -44,6 +44,10 @@ class OpeningParams:
     pad_width_m: float = 0.02
     relative: float = 0.5
     min_height_m: float = 0.005
+    #: measured openings: move each grasp to the middle of the object's extent along the jaws
+    #: (jaw_centre), where the model still rates its direction at least half as well as at
+    #: the spot and the opening measured there fits
+    centre_along_jaws: bool = True
 
     def validate(self) -> None:
         if self.mode not in OPENING_MODES:
@@ -62,15 +66,56 @@ def measure_opening(height_m: np.ndarray, grasp: Grasp2D, resolution_m: float,
     gripper cannot close on the object there: :func:`fits`); None when the grasp is not on
     anything standing above the plane (the caller keeps the network's width)."""
     res = float(resolution_m)
-    reach = params.max_opening_m / res           # samples out to one stroke either side
-    s = np.arange(-np.ceil(reach), np.ceil(reach) + 1, 0.5, dtype=np.float32)
     closing = np.array([-np.sin(grasp.angle_rad), np.cos(grasp.angle_rad)], np.float32)
-    across = np.array([closing[1], -closing[0]], np.float32)
-    half_pad = 0.5 * params.pad_width_m / res
-    offsets = np.linspace(-half_pad, half_pad, max(3, int(np.ceil(2 * half_pad)) + 1),
-                          dtype=np.float32)
-    rows = grasp.row + s[None, :] * closing[0] + offsets[:, None] * across[0]
-    cols = grasp.col + s[None, :] * closing[1] + offsets[:, None] * across[1]
+    run = _object_run(height_m, grasp.row, grasp.col, closing, params.max_opening_m / res,
+                      0.5 * params.pad_width_m / res, params, holes)
+    if run is None:
+        return None
+    s, lo, hi = run
+    # a point marks its whole cell (so the cells span up to one more than the object); the
+    # half-cell samples between the end ones span about the object
+    extent_px = float(s[hi] - s[lo])
+    middle = 0.5 * float(s[hi] + s[lo])
+    opening_px = extent_px + params.clearance_m / res     # may exceed the stroke: see fits
+    row = int(np.clip(round(grasp.row + middle * closing[0]), 0, height_m.shape[0] - 1))
+    col = int(np.clip(round(grasp.col + middle * closing[1]), 0, height_m.shape[1] - 1))
+    return replace(grasp, row=row, col=col, width_px=opening_px)
+
+
+def jaw_centre(height_m: np.ndarray, grasp: Grasp2D, resolution_m: float,
+               params: OpeningParams, holes: np.ndarray | None = None, *,
+               strip_m: float = 0.008) -> tuple[int, int] | None:
+    """The middle of the object's extent through ``grasp`` along the jaws (across the closing
+    direction), read in the map like the opening (a strip ``strip_m`` wide, across the whole
+    map), as the (row, col) cell; None when the grasp is on nothing. A grasp near one end of a
+    long object holds it far from its centre of mass, and the lift, the shake and the wrist
+    turn swing it out of the fingers."""
+    res = float(resolution_m)
+    closing = np.array([-np.sin(grasp.angle_rad), np.cos(grasp.angle_rad)], np.float32)
+    jaw = np.array([closing[1], -closing[0]], np.float32)
+    run = _object_run(height_m, grasp.row, grasp.col, jaw, float(max(height_m.shape)),
+                      0.5 * strip_m / res, params, holes)
+    if run is None:
+        return None
+    s, lo, hi = run
+    middle = 0.5 * float(s[hi] + s[lo])
+    return (int(np.clip(round(grasp.row + middle * jaw[0]), 0, height_m.shape[0] - 1)),
+            int(np.clip(round(grasp.col + middle * jaw[1]), 0, height_m.shape[1] - 1)))
+
+
+def _object_run(height_m: np.ndarray, row: int, col: int, direction: np.ndarray,
+                reach_px: float, half_strip_px: float, params: OpeningParams,
+                holes: np.ndarray | None) -> tuple[np.ndarray, int, int] | None:
+    """Heights along ``direction`` (float32 (row, col) unit vector) through a cell, in a strip
+    2 x ``half_strip_px`` wide, at half-cell steps out to ``reach_px`` either side: (the
+    steps, the first and the last step of the object's run holding the cell), or None when
+    the cell is on nothing (module docstring)."""
+    s = np.arange(-np.ceil(reach_px), np.ceil(reach_px) + 1, 0.5, dtype=np.float32)
+    across = np.array([direction[1], -direction[0]], np.float32)
+    offsets = np.linspace(-half_strip_px, half_strip_px,
+                          max(3, int(np.ceil(2 * half_strip_px)) + 1), dtype=np.float32)
+    rows = row + s[None, :] * direction[0] + offsets[:, None] * across[0]
+    cols = col + s[None, :] * direction[1] + offsets[:, None] * across[1]
     # nearest cells; outside the map counts as the plane (height 0)
     heights = cv2.remap(np.asarray(height_m, np.float32), cols, rows, cv2.INTER_NEAREST,
                         borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)
@@ -99,15 +144,7 @@ def measure_opening(height_m: np.ndarray, grasp: Grasp2D, resolution_m: float,
     left = int(offs[offs < start].max()) + 1 if (offs < start).any() else 0
     right = int(offs[offs > start].min()) - 1 if (offs > start).any() else len(s) - 1
     inside = hits[(hits >= left) & (hits <= right)]
-    lo, hi = int(inside[0]), int(inside[-1])
-    # a point marks its whole cell (so the cells span up to one more than the object); the
-    # half-cell samples between the end ones span about the object
-    extent_px = float(s[hi] - s[lo])
-    middle = 0.5 * float(s[hi] + s[lo])
-    opening_px = extent_px + params.clearance_m / res     # may exceed the stroke: see fits
-    row = int(np.clip(round(grasp.row + middle * closing[0]), 0, height_m.shape[0] - 1))
-    col = int(np.clip(round(grasp.col + middle * closing[1]), 0, height_m.shape[1] - 1))
-    return replace(grasp, row=row, col=col, width_px=opening_px)
+    return s, int(inside[0]), int(inside[-1])
 
 
 def fits(grasp: Grasp2D, resolution_m: float, params: OpeningParams) -> bool:

@@ -12,9 +12,9 @@ import numpy as np
 from grasp_seg_ros.core.camera import CameraIntrinsics
 from grasp_seg_ros.core.errors import NoGraspFound
 from grasp_seg_ros.core.grasp import (DecodeParams, Grasp2D, GraspMaps, OutputScaling,
-                                      detect_grasps, maps_from_raw)
+                                      angle_to_bins, detect_grasps, maps_from_raw)
 from grasp_seg_ros.core.heightmap import HeightMap
-from grasp_seg_ros.core.opening import OpeningParams, fits, measure_opening
+from grasp_seg_ros.core.opening import OpeningParams, fits, jaw_centre, measure_opening
 from grasp_seg_ros.core.pose import GraspPose, grasp_to_pose
 from grasp_seg_ros.core.preprocess import Preprocessed
 
@@ -39,8 +39,10 @@ def decode(raw: np.ndarray, pre: Preprocessed | HeightMap, intrinsics: CameraInt
     ``opening``: height-map grasps get the opening measured in the map (mode auto or
     measured, core.opening; where a grasp would need more than the stroke, a binned head's
     next-best direction at that spot is tried (GraspMaps.directions_at) and the spot dropped
-    when none fits; spots are tested best first like ``accept``); every opening is capped at
-    its maximum.
+    when none fits; spots are tested best first like ``accept``; with
+    ``opening.centre_along_jaws`` a measured grasp is moved to the middle of its object along
+    the jaws where the model still rates it, :func:`_centred_along_jaws`); every opening is
+    capped at its maximum.
     """
     maps = maps_from_raw(raw, scaling, params)
     if allowed is not None:
@@ -62,6 +64,8 @@ def decode(raw: np.ndarray, pre: Preprocessed | HeightMap, intrinsics: CameraInt
                 d = replace(g, angle_rad=angle, quality=quality)
                 m = measure_opening(pre.height_m, d, res, opening, pre.hole_mask) or d
                 if fits(m, res, opening):
+                    if opening.centre_along_jaws:
+                        m = _centred_along_jaws(m, maps, pre, opening)
                     fitting.append(m)
                     break
             if len(fitting) >= wanted:
@@ -93,3 +97,33 @@ def decode(raw: np.ndarray, pre: Preprocessed | HeightMap, intrinsics: CameraInt
             raise NoGraspFound(f"all {len(poses)} candidate grasps failed the clearance test")
         poses = passed
     return maps, poses[:params.top_k]
+
+
+#: a grasp moved along the jaws keeps at least this share of its spot's quality there
+JAW_CENTRING_QUALITY = 0.5
+
+
+def _rated(maps: GraspMaps, row: int, col: int, angle_rad: float) -> float:
+    """The model's quality of one closing direction at a cell (binned heads: the two nearest
+    bins' filtered qualities, weighted as angle_to_bins shares a direction between them)."""
+    if maps.bins is None:
+        return float(maps.quality[row, col])
+    return float(sum(w * maps.bins[k, row, col]
+                     for k, w in angle_to_bins(angle_rad, maps.bins.shape[0])))
+
+
+def _centred_along_jaws(g: Grasp2D, maps: GraspMaps, pre: HeightMap,
+                        opening: OpeningParams) -> Grasp2D:
+    """``g`` (a measured grasp) moved to the middle of its object's extent along the jaws
+    (core.opening.jaw_centre), re-measured there; ``g`` itself where the model rates the
+    direction there below JAW_CENTRING_QUALITY of the spot's quality or the opening there
+    does not fit."""
+    res = pre.grid.resolution_m
+    cell = jaw_centre(pre.height_m, g, res, opening, pre.hole_mask)
+    if cell is None or cell == (g.row, g.col):
+        return g
+    if _rated(maps, cell[0], cell[1], g.angle_rad) < JAW_CENTRING_QUALITY * g.quality:
+        return g
+    moved = measure_opening(pre.height_m, replace(g, row=cell[0], col=cell[1]), res, opening,
+                            pre.hole_mask)
+    return moved if moved is not None and fits(moved, res, opening) else g

@@ -59,6 +59,9 @@ PARAMETERS: dict[str, _Param] = {
                                   (0.0, 0.2)),
     "max_opening_m": _Param(0.085, "the gripper's stroke: no published opening is wider",
                             (0.005, 1.0)),
+    "centre_along_jaws": _Param(True, "measured openings: move each grasp to the middle of the "
+                                      "object's extent along the jaws, where the model still "
+                                      "rates it (held off its centre, a long object swings out)"),
     "finger_length_m": _Param(0.04, "finger length of the RViz gripper marker", (0.001, 1.0)),
     "stamp_reset_s": _Param(5.0, "a stamp further back than this is a restart (e.g. a looping "
                                  "bag): accepted, tracking reset; nearer ones are skipped",
@@ -151,7 +154,8 @@ def detector_config(values: dict) -> DetectorConfig:
 def opening_params(values: dict) -> OpeningParams:
     return OpeningParams(mode=values["opening"], clearance_m=values["opening_clearance_m"],
                          max_opening_m=values["max_opening_m"],
-                         pad_width_m=values["finger_width_m"])
+                         pad_width_m=values["finger_width_m"],
+                         centre_along_jaws=values["centre_along_jaws"])
 
 
 def grasp_selection(values: dict, mask: np.ndarray | None,

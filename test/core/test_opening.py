@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from grasp_seg_ros.core.grasp import Grasp2D
-from grasp_seg_ros.core.opening import OpeningParams, fits, measure_opening
+from grasp_seg_ros.core.opening import OpeningParams, fits, jaw_centre, measure_opening
 
 RES = 0.002
 PARAMS = OpeningParams(clearance_m=0.015, max_opening_m=0.085)
@@ -81,3 +81,14 @@ def test_bad_settings_are_refused_with_the_reason():
         OpeningParams(mode="guess").validate()
     with pytest.raises(ValueError, match="below the maximum opening"):
         OpeningParams(clearance_m=0.1, max_opening_m=0.085).validate()
+
+
+def test_the_jaw_centre_is_the_middle_of_the_object_along_the_jaws():
+    # closing across the bar (90 deg: along the rows), the jaws lie along it: from a grasp
+    # near its left end, the middle of its 12 cm (columns 80..139) along the jaws
+    row, col = jaw_centre(bar_map(), grasp(106, 85, 90.0), RES, PARAMS)
+    assert row == 106 and abs(col - 109.5) <= 0.5
+    # closing along the bar, the jaws lie across it: the middle of its 2.6 cm (rows 100..112)
+    row, col = jaw_centre(bar_map(), grasp(101, 85, 0.0), RES, PARAMS)
+    assert row == 106 and col == 85
+    assert jaw_centre(bar_map(), grasp(30, 30, 90.0), RES, PARAMS) is None

@@ -1,0 +1,60 @@
+"""Decoding height-map grasps: where along an object a grasp is placed."""
+
+import numpy as np
+import pytest
+
+from grasp_seg_ros.core.camera import CameraIntrinsics
+from grasp_seg_ros.core.grasp import DecodeParams, OutputScaling
+from grasp_seg_ros.core.heightmap import HeightMapSpec, make_height_map
+from grasp_seg_ros.core.opening import OpeningParams
+from grasp_seg_ros.inference.decoding import decode
+
+INTR = CameraIntrinsics(fx=385.0, fy=385.0, cx=319.5, cy=239.5, width=640, height=480)
+SCALING = OutputScaling(50.0, 12)
+
+
+def bar_height_map():
+    """A table at 0.6 m and a bar 10 cm high, 3.1 cm wide and 18 cm long along the image's
+    columns, as a 224 x 2 mm height map."""
+    depth = np.full((480, 640), 0.60, np.float32)
+    depth[230:254, 250:390] = 0.50
+    pre = make_height_map(depth, INTR, HeightMapSpec(224, 0.002))
+    on_bar = pre.height_m > 0.05
+    cols = np.flatnonzero(on_bar.any(axis=0))
+    return pre, on_bar, cols
+
+
+def raw_rating_one_end(on_bar, cols, far_end_quality):
+    """Raw binned maps rating the bin that closes across the bar (bin 0, -90 deg: along the
+    rows) on the bar, falling linearly from 0.9 at its first column to ``far_end_quality``
+    at its last: the best spot is at the bar's end."""
+    raw = np.zeros((13, 224, 224), np.float32)
+    t = (np.arange(224) - cols[0]) / (cols[-1] - cols[0])
+    ramp = 0.9 + (far_end_quality - 0.9) * np.clip(t, 0.0, 1.0)
+    raw[0] = np.where(on_bar, ramp[None, :], 0.0)
+    raw[12] = 0.3
+    return raw
+
+
+@pytest.mark.parametrize("centre", [False, True])
+def test_a_grasp_is_moved_to_the_middle_of_a_long_object_along_the_jaws(centre):
+    pre, on_bar, cols = bar_height_map()
+    raw = raw_rating_one_end(on_bar, cols, far_end_quality=0.7)
+    opening = OpeningParams(centre_along_jaws=centre)
+    _, poses = decode(raw, pre, INTR, SCALING, DecodeParams(top_k=1), opening=opening)
+    g = poses[0].grasp_2d
+    middle = 0.5 * (cols[0] + cols[-1])
+    assert abs(np.sin(g.angle_rad)) > 0.99                  # still across the bar
+    if centre:
+        assert abs(g.col - middle) <= 1.5
+        assert poses[0].width_m == pytest.approx(0.031 + 0.015, abs=0.005)
+    else:
+        assert g.col - cols[0] < 0.25 * (cols[-1] - cols[0])  # near the rated end
+
+
+def test_a_grasp_stays_where_the_model_rates_the_middle_below_half_its_spot():
+    pre, on_bar, cols = bar_height_map()
+    raw = raw_rating_one_end(on_bar, cols, far_end_quality=-0.2)  # the middle: 0.35
+    opening = OpeningParams(centre_along_jaws=True)
+    _, poses = decode(raw, pre, INTR, SCALING, DecodeParams(top_k=1), opening=opening)
+    assert poses[0].grasp_2d.col - cols[0] < 0.25 * (cols[-1] - cols[0])
