@@ -15,6 +15,9 @@ from grasp_seg_ros.sim.objects import (ObjectPhysics, ObjectSpec, apply_physics,
                                        spawn)
 
 TRAY_SCALE = 0.5  # pybullet_data's 60 cm tray at half size: 30 cm, walls 6 cm
+#: top of the tray's floor above the table: traybox.urdf's floor is a 2 cm thick box centred
+#: 5 mm up, scaled with the tray (what the gripper's clearance is measured from)
+TRAY_FLOOR_TOP_M = (0.005 + 0.01) * TRAY_SCALE
 
 
 @dataclass(frozen=True)
@@ -62,7 +65,7 @@ class Scene:
     client: int
     camera: CameraConfig
     objects: list[SceneObject] = field(default_factory=list)
-    table_z_m: float = 0.0
+    table_z_m: float = 0.0   #: top of what the objects rest on: the table, or the tray's floor
 
     def render(self, noise: DepthNoise | None = None,
                rng: np.random.Generator | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -123,7 +126,7 @@ def make_scene(seed: int, *, camera: CameraConfig | None = None,
                               globalScaling=TRAY_SCALE, useFixedBase=True,
                               physicsClientId=client)
         scene = Scene(client=client, camera=camera,
-                      table_z_m=0.005 * TRAY_SCALE if config.tray else 0.0)
+                      table_z_m=TRAY_FLOOR_TOP_M if config.tray else 0.0)
         n = int(rng.integers(config.num_objects[0], config.num_objects[1], endpoint=True))
         placed: list[np.ndarray] = []
         for _ in range(n):

@@ -125,3 +125,19 @@ def test_mesh_objects_get_masses_in_the_range_of_real_objects():
             if lo < mass < hi:  # not clamped: the density is in its range
                 density = mass / body_volume_m3(scene.client, o.body_id)
                 assert physics.density_kg_m3[0] - 1e-6 <= density <= physics.density_kg_m3[1]
+
+
+def test_a_tray_scene_knows_the_height_of_the_tray_floor():
+    # the gripper's clearance is measured from it: a floor given too low drove the finger tips
+    # into the tray's floor under low objects, where they stuck instead of closing
+    from grasp_seg_ros.sim.scene import SceneConfig
+    config = SceneConfig(num_objects=(1, 1), sources=("primitives",), tray=True)
+    with make_scene(3, config=config) as scene:
+        tx, ty = scene.camera.target_xy_m
+        starts = [[tx + dx, ty + dy, 1.0] for dx in (-0.1, 0.1) for dy in (-0.1, 0.1)]
+        hits = pybullet.rayTestBatch(starts, [[x, y, -1.0] for x, y, _ in starts],
+                                     physicsClientId=scene.client)
+        movable = {o.body_id for o in scene.objects}
+        floor = [h[3][2] for h in hits if h[0] >= 0 and h[0] not in movable]
+    assert floor and max(floor) == pytest.approx(scene.table_z_m, abs=5e-4)
+    assert scene.table_z_m > 0.005
