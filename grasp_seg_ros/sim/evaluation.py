@@ -282,7 +282,7 @@ def summarise_attempts(attempts: list[Attempt]) -> dict:
         missed = [a for a in repeated if not a.success]
         summary["repeats"] = {
             "per_attempt": repeated[0].repeats,
-            #: the expected success rate of the chosen grasps under the jitter
+            # the expected success rate of the chosen grasps under the jitter
             "hold_rate": float(share.mean()),
             "attempts_holding_every_repeat": int(np.sum(share == 1.0)),
             "lucky": sum(a.repeats_held <= a.repeats / 2 for a in held),
