@@ -27,6 +27,7 @@ from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Header
 from std_srvs.srv import Trigger
 
+from grasp_seg_ros.core.camera import CameraIntrinsics
 from grasp_seg_ros.core.errors import (DeviceUnavailable, GraspSegError, InvalidCameraInfo,
                                        InvalidImage, NoGraspFound)
 from grasp_seg_ros.core.heightmap import HeightMap
@@ -62,8 +63,11 @@ class DetectionMixin:
         self._wakeup = threading.Event()
         self._stopping = threading.Event()
         self._masks: StampedBuffer[Image] = StampedBuffer()
+        # each CameraInfo by stamp, parsed or with the reason it is invalid: a frame pairs
+        # with the one that shares its stamp, never with one that came after it
+        self._infos: StampedBuffer[CameraIntrinsics | InvalidCameraInfo] = StampedBuffer()
         self._worker: threading.Thread | None = None
-        self._mailbox: tuple[int, Image] | None = None
+        self._mailbox: tuple[int, Image, CameraIntrinsics | None] | None = None
         self._requests = RequestBoard()
         self._intrinsics = None
         self._detector: GraspDetector | None = None
@@ -185,11 +189,16 @@ class DetectionMixin:
     # -- callbacks -------------------------------------------------------------------------
     def _on_camera_info(self, msg: CameraInfo) -> None:
         try:
-            self._intrinsics = conv.camera_info_to_intrinsics(msg)
+            intrinsics = conv.camera_info_to_intrinsics(msg)
         except InvalidCameraInfo as exc:
-            self._intrinsics = None
+            intrinsics = None
+            self._infos.put(_stamp_ns(msg.header), exc)
             self.get_logger().warning(f"ignoring CameraInfo: {exc}",
                                       throttle_duration_sec=THROTTLE_S)
+        else:
+            self._infos.put(_stamp_ns(msg.header), intrinsics)
+        with self._lock:
+            self._intrinsics = intrinsics
 
     def _on_depth(self, msg: Image) -> None:
         with self._lock:
@@ -199,7 +208,9 @@ class DetectionMixin:
                 return
             if self._mailbox is not None:
                 self.stats.count("dropped")  # the worker is busy: keep only the newest frame
-            self._mailbox = (seq, msg)
+            # the CameraInfo known on arrival goes with the frame: one that arrives while
+            # the frame waits belongs to a later frame (unless the stamps match, see _process)
+            self._mailbox = (seq, msg, self._intrinsics)
         self._wakeup.set()
 
     def _on_mask(self, msg: Image) -> None:
@@ -241,9 +252,9 @@ class DetectionMixin:
                                                or self._requests.wanted(item[0]))
             if not wanted:
                 continue
-            seq, msg = item
+            seq, msg, intrinsics = item
             try:
-                outcome = self._process(msg)
+                outcome = self._process(msg, intrinsics)
             except Exception as exc:  # noqa: BLE001 - the worker must outlive any one frame
                 # a bug, not bad input (that raises GraspSegError): log it with its traceback
                 # and keep detecting on the next frame rather than silently stopping
@@ -265,13 +276,21 @@ class DetectionMixin:
                                f"{timeout_s} s")
         return conv.image_to_mask(msg, shape, mask_id)
 
-    def _process(self, msg: Image) -> tuple[bool, str] | None:
+    def _process(self, msg: Image, on_arrival: CameraIntrinsics | None
+                 ) -> tuple[bool, str] | None:
         """Detect on one frame and publish; (success, one line) for ~/detect, or None when
-        the frame was not used (its stamp is older than the last one)."""
+        the frame was not used (its stamp is older than the last one).
+
+        The intrinsics are those of the CameraInfo with the frame's stamp when one came,
+        else ``on_arrival``: those of the last CameraInfo before the frame."""
         log = self.get_logger()
         header = msg.header
         stamp = f"stamp {header.stamp.sec}.{header.stamp.nanosec:09d}"
-        intrinsics = self._intrinsics
+        paired = self._infos.get(_stamp_ns(header), 0.0)
+        if isinstance(paired, InvalidCameraInfo):
+            self._skip(f"skipping frame: the CameraInfo with its stamp is invalid: {paired}")
+            return False, f"frame skipped: invalid CameraInfo: {paired}; {stamp}"
+        intrinsics = paired if paired is not None else on_arrival
         if intrinsics is None:
             topic = self.resolve_topic_name("depth/camera_info")
             reason = f"no valid CameraInfo yet on '{topic}'; not detecting without intrinsics"

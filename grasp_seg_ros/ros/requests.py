@@ -1,5 +1,6 @@
 """What the detector node's threads hand each other, without rclpy: ~/detect requests waiting
-for a frame, and masks waiting for the depth frame with their stamp. Tested without DDS."""
+for a frame, and masks and CameraInfos kept for the depth frame with their stamp. Tested
+without DDS."""
 
 from __future__ import annotations
 

@@ -177,6 +177,10 @@ def test_poses_in_the_target_frame_with_a_pregrasp_inside_the_workspace(node, cl
     # request (not the one in the worker's hands when it was made)
     srv = client.service(Trigger, "/grasp_detector/detect")
     for _ in range(5):
+        # no frame in flight: the newest one sent has its pose, so the node has received
+        # every frame sent so far (one sent just before the call could reach it just after)
+        assert client.spin_until(lambda: max(client.sent_stamps) in pose_stamps(client), 30.0,
+                                 publish=lambda: client.publish(depth), period_s=2.0)
         before = max(client.sent_stamps)
         future = srv.call_async(Trigger.Request())
         assert client.spin_until(future.done, 30.0, publish=lambda: client.publish(depth),

@@ -1,5 +1,6 @@
 """Bad input, start-up faults and runtime changes of grasp_detector, over real DDS."""
 
+import dataclasses
 import subprocess
 import sys
 
@@ -14,7 +15,7 @@ from grasp_seg_ros.nets import get_model
 from grasp_seg_ros.nets.weights import ModelMetadata, save_weights
 from grasp_seg_ros.ros import conversions as conv
 from helpers import box_scene, nearest_surface_model
-from node_harness import INTR, set_parameter, start_detector, stop
+from node_harness import FRAME_ID, INTR, set_parameter, start_detector, stop
 
 START_TIMEOUT_S = 90.0
 
@@ -90,6 +91,35 @@ def test_bad_frames_are_skipped_and_the_node_keeps_going(detector, client):
         v = [p.pose.position.x, p.pose.position.y, p.pose.position.z]
         assert np.isfinite(v).all()
     assert proc.poll() is None and "Traceback" not in log.read_text()
+
+
+def test_a_frame_is_measured_with_the_camera_info_of_its_stamp(detector, client):
+    proc, log = detector
+    """A CameraInfo that arrives while a frame waits for the worker belongs to a later frame;
+    the waiting frame is measured with the CameraInfo that shares its stamp."""
+    good = box_scene()
+    assert client.spin_until(lambda: client.received["pose"], START_TIMEOUT_S,
+                             publish=lambda: client.publish(good))
+    reference = client.received["pose"][-1].pose.position
+    # 40 px off in cx moves a grasp 0.5 m away ~5 cm sideways
+    shifted = conv.intrinsics_to_camera_info(dataclasses.replace(INTR, cx=INTR.cx + 40),
+                                             Header())
+    t = client.node.get_clock().now().to_msg().sec + 10
+    waiting = []
+    for i in range(5):
+        busy, frame = t + 3 * i, t + 3 * i + 1
+        client.publish(good, stamp=stamp(busy))     # the worker takes this one...
+        client.publish(good, stamp=stamp(frame))    # ...this one waits in the mailbox...
+        shifted.header = Header(stamp=stamp(frame + 1), frame_id=FRAME_ID)
+        client.info_pub.publish(shifted)            # ...while a later CameraInfo arrives
+        if client.spin_until(lambda: frame in pose_stamps(client), 10.0):
+            waiting.append(frame)
+    assert len(waiting) >= 3, f"most frames gave no pose:\n{log.read_text()[-3000:]}"
+    for msg in client.received["pose"]:
+        if msg.header.stamp.sec in waiting:
+            p = msg.pose.position
+            assert (p.x, p.y, p.z) == pytest.approx((reference.x, reference.y, reference.z),
+                                                    abs=1e-4), msg.header.stamp.sec
 
 
 def test_big_endian_frames_give_the_same_grasp(detector, client):
