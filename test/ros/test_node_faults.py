@@ -1,8 +1,10 @@
 """Bad input, start-up faults and runtime changes of grasp_detector, over real DDS."""
 
 import dataclasses
+import itertools
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -105,16 +107,20 @@ def test_a_frame_is_measured_with_the_camera_info_of_its_stamp(detector, client)
     shifted = conv.intrinsics_to_camera_info(dataclasses.replace(INTR, cx=INTR.cx + 40),
                                              Header())
     t = client.node.get_clock().now().to_msg().sec + 10
-    waiting = []
-    for i in range(5):
+    waiting, deadline = [], time.monotonic() + 120.0
+    # best-effort transport loses some of two large frames sent back to back on a loaded
+    # machine: go on until three of the waiting frames have their pose
+    for i in itertools.count():
+        if len(waiting) == 3 or time.monotonic() > deadline:
+            break
         busy, frame = t + 3 * i, t + 3 * i + 1
         client.publish(good, stamp=stamp(busy))     # the worker takes this one...
         client.publish(good, stamp=stamp(frame))    # ...this one waits in the mailbox...
         shifted.header = Header(stamp=stamp(frame + 1), frame_id=FRAME_ID)
         client.info_pub.publish(shifted)            # ...while a later CameraInfo arrives
-        if client.spin_until(lambda: frame in pose_stamps(client), 10.0):
+        if client.spin_until(lambda: frame in pose_stamps(client), 5.0):
             waiting.append(frame)
-    assert len(waiting) >= 3, f"most frames gave no pose:\n{log.read_text()[-3000:]}"
+    assert len(waiting) == 3, f"{i} tries, {len(waiting)} poses:\n{log.read_text()[-3000:]}"
     for msg in client.received["pose"]:
         if msg.header.stamp.sec in waiting:
             p = msg.pose.position
