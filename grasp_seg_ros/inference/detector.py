@@ -23,6 +23,7 @@ from grasp_seg_ros.core.pose import GraspPose
 from grasp_seg_ros.core.preprocess import CropSpec, Preprocessed, preprocess
 from grasp_seg_ros.core.resources import resolve_model
 from grasp_seg_ros.core.selection import GraspSelection
+from grasp_seg_ros.inference.augment import augmented_forward, check_augment
 from grasp_seg_ros.inference.backends import make_backend
 from grasp_seg_ros.inference.decoding import decode
 from grasp_seg_ros.nets.weights import ModelMetadata
@@ -38,6 +39,9 @@ class DetectorConfig:
     decode: DecodeParams = field(default_factory=DecodeParams)
     min_valid_fraction: float = 0.05
     opening: OpeningParams = field(default_factory=OpeningParams)
+    #: test-time augmentation (inference.augment.AUGMENTS): the network also run on the
+    #: input turned or mirrored, the outputs turned back and averaged
+    augment: str = "none"
 
 
 @dataclass(frozen=True)
@@ -97,6 +101,7 @@ class GraspDetector:
     def check_config(self, config: DetectorConfig) -> None:
         """Raise ValueError, with the reason, for settings this model cannot honour."""
         config.opening.validate()
+        check_augment(config.augment, self.metadata.scaling)
         if config.opening.mode == "measured" and self.metadata.height_map is None:
             raise ValueError(f"opening 'measured' needs a height-map model; "
                              f"{self.model_path.name} takes a depth crop (use 'auto' or "
@@ -139,7 +144,7 @@ class GraspDetector:
                              min_valid_fraction=cfg.min_valid_fraction)
             net_input = pre.net_input
         t1 = time.perf_counter()
-        raw = self.backend(net_input)
+        raw = augmented_forward(self.backend, net_input, self.metadata.scaling, cfg.augment)
         t2 = time.perf_counter()
         allowed, accept = None, None
         if selection is not None:

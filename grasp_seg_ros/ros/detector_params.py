@@ -11,6 +11,7 @@ from grasp_seg_ros.core.preprocess import CropSpec
 from grasp_seg_ros.core.resources import DEFAULT_MODEL
 from grasp_seg_ros.core.selection import (Clearance, GraspSelection, RigidTransform,
                                           WorkspaceBox)
+from grasp_seg_ros.inference.augment import AUGMENTS
 from grasp_seg_ros.inference.backends import DEVICES, PRECISIONS
 from grasp_seg_ros.inference.detector import DetectorConfig
 from grasp_seg_ros.ros.frames import SOURCES as TARGET_SOURCES
@@ -62,6 +63,10 @@ PARAMETERS: dict[str, _Param] = {
     "centre_along_jaws": _Param(True, "measured openings: move each grasp to the middle of the "
                                       "object's extent along the jaws, where the model still "
                                       "rates it (held off its centre, a long object swings out)"),
+    "augment": _Param("none", "test-time augmentation: the network also runs on the input "
+                              "turned by 180 deg (half_turn), mirrored (mirror), turned by "
+                              "each 90 deg (rotations) or both (rotations_mirror), outputs "
+                              "averaged; one more forward pass per view (README)"),
     "finger_length_m": _Param(0.04, "finger length of the RViz gripper marker", (0.001, 1.0)),
     "stamp_reset_s": _Param(5.0, "a stamp further back than this is a restart (e.g. a looping "
                                  "bag): accepted, tracking reset; nearer ones are skipped",
@@ -130,6 +135,8 @@ def check_values(values: dict) -> None:
     except ValueError as exc:
         raise ValueError(f"static_translation_m / static_rotation_xyzw: {exc}") from None
     opening_params(values).validate()
+    if values["augment"] not in AUGMENTS:
+        raise ValueError(f"augment must be one of {tuple(AUGMENTS)}, got '{values['augment']}'")
     try:
         WorkspaceBox(tuple(values["workspace_min_m"]), tuple(values["workspace_max_m"]))
     except ValueError as exc:
@@ -148,7 +155,8 @@ def detector_config(values: dict) -> DetectorConfig:
                             quality_threshold=values["quality_threshold"],
                             top_k=values["top_k"],
                             peak_min_distance_px=values["peak_min_distance"]),
-        min_valid_fraction=values["min_valid_fraction"], opening=opening_params(values))
+        min_valid_fraction=values["min_valid_fraction"], opening=opening_params(values),
+        augment=values["augment"])
 
 
 def opening_params(values: dict) -> OpeningParams:

@@ -48,6 +48,7 @@ from grasp_seg_ros.sim.gripper import (DEFAULT_GRIPPER, GRIPPERS, Gripper, Gripp
 from grasp_seg_ros.sim.scene import SceneConfig, make_scene
 from grasp_seg_ros.sim.trials import GradeConfig, grade_objects, pose_to_world_grasp
 from grasp_seg_ros.core.resources import DEFAULT_MODEL
+from grasp_seg_ros.inference.augment import AUGMENTS
 from grasp_seg_ros.sim.seeds import first_seed
 
 LOG = logging.getLogger(__name__)
@@ -350,6 +351,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--finger-reach", type=float, default=0.01,
                    help="with --clearance: how far below the grasp point the finger tips "
                         "must get (the node's finger_reach_m)")
+    p.add_argument("--augment", default="none", choices=tuple(AUGMENTS),
+                   help="test-time augmentation of the network (the node's augment)")
     p.add_argument("--repeats", type=int, default=0,
                    help="re-execute each attempt's grasp this many times, jittered (+-2 mm, "
                         "+-5 deg), from the same moment: how reliable the chosen grasps are")
@@ -359,7 +362,7 @@ def main(argv: list[str] | None = None) -> None:
         p.error(f"--repeats must be >= 0, got {args.repeats}")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     from grasp_seg_ros.sim.probe import make_predictor
-    predictor, name = make_predictor(args.model)
+    predictor, name = make_predictor(args.model, args.augment)
     selection = (GraspSelection(clearance=profile_clearance(args.gripper, args.finger_reach))
                  if args.clearance else None)
     attempts = run_sim_eval(predictor, split=args.split, scenario=args.scenario,

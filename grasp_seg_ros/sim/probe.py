@@ -36,6 +36,7 @@ from tqdm import tqdm
 from grasp_seg_ros.core.errors import GraspSegError, NoGraspFound
 from grasp_seg_ros.core.grasp import angle_difference
 from grasp_seg_ros.core.resources import DEFAULT_MODEL
+from grasp_seg_ros.inference.augment import AUGMENTS
 from grasp_seg_ros.sim.camera import CAMERA_NOISE, CameraConfig, camera_model, render
 from grasp_seg_ros.sim.gripper import DEFAULT_GRIPPER, GRIPPERS, gripper_profile
 from grasp_seg_ros.sim.trials import pose_to_world_grasp
@@ -261,11 +262,13 @@ def plot_probe(summary: dict, path: Path, title: str) -> None:
     plt.close(fig)
 
 
-def make_predictor(model: str):
-    """A GraspDetector on the CPU, or the no-network baseline ('baseline'), or its
-    known-bad control that closes along the long axis ('baseline_along'), or sim-eval's
-    labels' reference ('oracle': sim.evaluation.TrialOracle; it grades the scene itself, so it runs
-    in sim-eval only)."""
+def make_predictor(model: str, augment: str = "none"):
+    """A GraspDetector on the CPU (with test-time ``augment``, inference.augment), or the
+    no-network baseline ('baseline'), or its known-bad control that closes along the long axis
+    ('baseline_along'), or sim-eval's labels' reference ('oracle': sim.evaluation.TrialOracle;
+    it grades the scene itself, so it runs in sim-eval only)."""
+    if augment != "none" and model in ("oracle", "baseline", "baseline_along"):
+        raise ValueError(f"'{model}' runs no network: test-time augmentation does not apply")
     if model == "oracle":
         from grasp_seg_ros.sim.evaluation import TrialOracle
         return TrialOracle(), model
@@ -273,9 +276,10 @@ def make_predictor(model: str):
         from grasp_seg_ros.inference.baseline import HighestObjectBaseline
         closing = "major" if model == "baseline_along" else "minor"
         return HighestObjectBaseline(closing=closing), model
-    from grasp_seg_ros.inference.detector import GraspDetector
-    detector = GraspDetector(model, device="cpu")
-    return detector, detector.model_path.stem
+    from grasp_seg_ros.inference.detector import DetectorConfig, GraspDetector
+    detector = GraspDetector(model, device="cpu", config=DetectorConfig(augment=augment))
+    name = detector.model_path.stem
+    return detector, name if augment == "none" else f"{name}_{augment}"
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -286,6 +290,8 @@ def main(argv: list[str] | None = None) -> None:
                         "'baseline_along' (a known-bad control)")
     p.add_argument("--gripper", default=DEFAULT_GRIPPER, choices=sorted(GRIPPERS),
                    help="whose clearance and stroke the width is judged against")
+    p.add_argument("--augment", default="none", choices=tuple(AUGMENTS),
+                   help="test-time augmentation of the network (the node's augment)")
     p.add_argument("--yaws", type=int, default=12, help="orientations over 180 deg")
     p.add_argument("--heights", type=float, nargs="+", default=[0.35, 0.6, 0.9])
     p.add_argument("--tilts", type=float, nargs="+", default=[0.0, 15.0, 30.0])
@@ -293,7 +299,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--out", type=Path, default=Path("probe_output"))
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    predictor, name = make_predictor(args.model)
+    predictor, name = make_predictor(args.model, args.augment)
     cameras = tuple(ProbeCamera(h, t) for h in args.heights for t in args.tilts)
     views = run_probe(predictor, cameras=cameras, yaws=args.yaws, gripper=args.gripper,
                       seed=args.seed)

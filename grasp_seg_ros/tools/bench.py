@@ -1,7 +1,8 @@
 """Per-stage latency of the detector beside the GG-CNN reference steps, on the same frames.
 
     grasp-seg bench --model ggcnn --frames 200 --threads 1 2 [--busy-core] [--json out.json]
-        [--device cpu|cuda] [--precision fp32|fp16] [--no-reference] [--no-eager] [--blocks 4]
+        [--device cpu|cuda] [--precision fp32|fp16] [--augment none|half_turn|...]
+        [--no-reference] [--no-eager] [--blocks 4]
 
 For each thread count, in one process, each frame through every variant in turn (so drifting
 machine speed affects them alike), on the same simulated 640x480 16UC1 frames:
@@ -38,7 +39,8 @@ from grasp_seg_ros.core.depth import depth_from_buffer, depth_to_buffer
 from grasp_seg_ros.core.errors import NoGraspFound
 from grasp_seg_ros.core.resources import DEFAULT_MODEL
 from grasp_seg_ros.core.stats import summarise
-from grasp_seg_ros.inference.detector import GraspDetector
+from grasp_seg_ros.inference.augment import AUGMENTS
+from grasp_seg_ros.inference.detector import DetectorConfig, GraspDetector
 from grasp_seg_ros.tools.reference import ReferencePipeline
 from grasp_seg_ros.sim.camera import CameraConfig, DepthNoise
 from grasp_seg_ros.sim.scene import make_scene
@@ -190,13 +192,14 @@ def run(args) -> dict:
     results: dict = {}
     for threads in args.threads:
         torch.set_num_threads(threads)
+        config = DetectorConfig(augment=args.augment)
         det = GraspDetector(args.model, device=args.device, num_threads=threads,
-                            precision=args.precision)
+                            precision=args.precision, config=config)
         runners = {"pipeline": PipelineRunner(det, camera)}
         if not args.no_eager and det.model_path.suffix != ".onnx":
             runners["eager"] = PipelineRunner(
                 GraspDetector(args.model, device=args.device, num_threads=threads,
-                              precision=args.precision, optimise=False), camera)
+                              precision=args.precision, optimise=False, config=config), camera)
         if not args.no_reference and det.model_path.suffix != ".onnx" \
                 and det.device.type == "cpu":
             runners["reference"] = ReferenceRunner(det, camera)
@@ -250,6 +253,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     p.add_argument("--device", default="cpu")
     p.add_argument("--precision", default="fp32", choices=("fp32", "fp16"))
+    p.add_argument("--augment", default="none", choices=tuple(AUGMENTS),
+                   help="test-time augmentation of the pipeline's network (the node's "
+                        "augment); the reference steps run without")
     p.add_argument("--no-reference", action="store_true", help="skip the reference steps")
     p.add_argument("--no-eager", action="store_true", help="skip the un-rewritten network")
     p.add_argument("--busy-core", action="store_true",
@@ -270,13 +276,15 @@ def main(argv: list[str] | None = None) -> None:
             spinner.join()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     machine = host()
-    LOG.info("%s on %s, %s, %d frames, median/p95 ms%s; host %s (%d cores, torch %s kernels):"
-             "\n%s\npeak RSS %.0f MB", args.model, args.device, args.precision, args.frames,
+    LOG.info("%s on %s, %s%s, %d frames, median/p95 ms%s; host %s (%d cores, torch %s "
+             "kernels):\n%s\npeak RSS %.0f MB", args.model, args.device, args.precision,
+             "" if args.augment == "none" else f", augment {args.augment}", args.frames,
              ", one core busy" if args.busy_core else "", machine["cpu"], machine["cores"],
              machine["torch_cpu_capability"], format_table(results), peak)
     if args.json:
         args.json.write_text(json.dumps(
             {"model": args.model, "device": args.device, "precision": args.precision,
+             "augment": args.augment,
              "host": machine,
              "busy_core": args.busy_core, "frames": args.frames, "peak_rss_mb": round(peak, 1),
              "results": results}, indent=2))

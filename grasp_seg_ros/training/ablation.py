@@ -37,12 +37,14 @@ import numpy as np
 import torch
 import yaml
 
+from grasp_seg_ros.inference.augment import AUGMENTS
+
 LOG = logging.getLogger("grasp_seg_ros.ablation")
 
 CONFIG_KEYS = {"name", "description", "out", "budget", "full_budget", "test", "test_depth",
                "sim_eval", "probe", "latency", "rows", "readme_marker"}
 ROW_KEYS = {"id", "name", "recipe", "set", "weights", "teacher", "budget", "predictor",
-            "budget_note"}
+            "budget_note", "augment"}
 PREDICTORS = ("baseline", "baseline_along", "oracle")
 BEGIN, END = "<!-- ablation:begin -->", "<!-- ablation:end -->"
 
@@ -85,6 +87,10 @@ def load_config(path: Path, sets: list[str] = ()) -> dict:
                              f"{PREDICTORS}, got {row['predictor']!r}")
         if row["id"] in seen:
             raise ValueError(f"{path}: duplicate row id {row['id']!r}")
+        if row.get("augment", "none") != "none" and (
+                row.get("predictor") or row["augment"] not in AUGMENTS):
+            raise ValueError(f"{path}: row {row['id']!r}: augment must be one of "
+                             f"{tuple(AUGMENTS)} on a network row, got {row['augment']!r}")
         teacher = row.get("teacher")
         if teacher and teacher.startswith("@") and teacher[1:] not in seen:
             raise ValueError(f"{path}: row {row['id']!r} distils from {teacher}, which is not "
@@ -140,8 +146,11 @@ def train_row(row: dict, config: dict, out: Path, weights_of: dict[str, Path]) -
     return weights
 
 
-def cpu_latency_ms(weights: Path, frames: int, threads: int) -> dict[str, float]:
-    """Median and p95 of the optimised network on one 300x300 crop (CPU, `threads`)."""
+def cpu_latency_ms(weights: Path, frames: int, threads: int,
+                   augment: str = "none") -> dict[str, float]:
+    """Median and p95 of the optimised network on one input (CPU, `threads`), run on every
+    view of the test-time ``augment``."""
+    from grasp_seg_ros.inference.augment import augmented_forward
     from grasp_seg_ros.inference.backends import TorchBackend
     from grasp_seg_ros.nets.weights import load_weights
     previous = torch.get_num_threads()
@@ -152,11 +161,11 @@ def cpu_latency_ms(weights: Path, frames: int, threads: int) -> dict[str, float]
         x = np.random.default_rng(0).normal(0, 0.02, (meta.input_size_px,) * 2)
         x = x.astype(np.float32)
         for _ in range(3):
-            backend(x)
+            augmented_forward(backend, x, meta.scaling, augment)
         times = []
         for _ in range(frames):
             t0 = time.perf_counter()
-            backend(x)
+            augmented_forward(backend, x, meta.scaling, augment)
             times.append((time.perf_counter() - t0) * 1e3)
     finally:
         torch.set_num_threads(previous)
@@ -173,7 +182,10 @@ def evaluate_row(row: dict, weights: Path, config: dict, out: Path) -> dict:
     from grasp_seg_ros.sim.probe import (ProbeCamera, make_predictor, run_probe,
                                          summarise_probe)
     network = not row.get("predictor")
+    augment = row.get("augment", "none")
     digest = _digest(weights) if network else row["predictor"]
+    if augment != "none":   # other rows keep their cache keys
+        digest = f"{digest} augment={augment}"
     settings = {"sim_eval": {"weights": digest, **config["sim_eval"]}}
     if network:
         settings["latency"] = {"weights": digest, **config["latency"]}
@@ -211,7 +223,7 @@ def evaluate_row(row: dict, weights: Path, config: dict, out: Path) -> dict:
     def save() -> None:  # after every part: an interrupted row keeps what it measured
         cache.write_text(json.dumps(result, indent=2, default=float))
 
-    predictor, _ = make_predictor(str(weights) if network else row["predictor"])
+    predictor, _ = make_predictor(str(weights) if network else row["predictor"], augment)
     if "probe" in settings and "probe" not in fresh:
         pc = config["probe"]
         cameras = tuple(ProbeCamera(float(h), float(t))
@@ -232,7 +244,7 @@ def evaluate_row(row: dict, weights: Path, config: dict, out: Path) -> dict:
         save()
     if "latency" in settings and "latency" not in fresh:
         result["latency"] = cpu_latency_ms(weights, int(config["latency"]["frames"]),
-                                           int(config["latency"]["threads"]))
+                                           int(config["latency"]["threads"]), augment)
     save()
     return result
 

@@ -109,3 +109,26 @@ def test_a_spot_too_wide_in_its_best_direction_is_grasped_in_the_next_one_that_f
     assert abs(np.sin(best.grasp_2d.angle_rad - bin_angles(12)[0])) < 0.1
     peak = det.maps.bins[:, best.grasp_2d.row, best.grasp_2d.col]
     assert best.quality < float(peak.max())   # published with the direction's own quality
+
+
+def test_test_time_augmentation_runs_every_view_and_keeps_the_grasp():
+    """The shipped default on a long box (13 x 3.2 cm, long along the image rows): each mode
+    runs one forward pass per view, and every grasp closes across the box, on it."""
+    from dataclasses import replace
+
+    from grasp_seg_ros.core.grasp import angle_difference
+    det = GraspDetector("ggcnn2_heightmap", device="cpu")
+    calls = []
+    backend = det.backend
+    det.backend = lambda x: calls.append(x.shape) or backend(x)
+    scene = box_scene(box=(170, 270, 330, 355))
+    for augment, views in (("none", 1), ("half_turn", 2), ("mirror", 2), ("rotations", 4),
+                           ("rotations_mirror", 8)):
+        calls.clear()
+        best = det.detect(scene, INTR, config=replace(det.config, augment=augment)).best
+        assert len(calls) == views, augment
+        row, col = best.image_px
+        assert 170 <= row < 270 and 330 <= col < 355, (augment, best.image_px)
+        assert np.degrees(angle_difference(best.angle_rad, 0.0)) < 20, (augment, best.angle_rad)
+    with pytest.raises(ValueError, match="augment must be one of"):
+        GraspDetector("ggcnn2_heightmap", device="cpu", config=DetectorConfig(augment="spin"))

@@ -93,6 +93,9 @@ def test_parameter_changes_are_validated(detector, client):
     assert not bad_model.successful and "/nonexistent/model.safetensors" in bad_model.reason
     read_only = set_parameter(client, "stats_period_s", 5.0)
     assert not read_only.successful and "read-only" in read_only.reason.lower()
+    bad_augment = set_parameter(client, "augment", "spin")
+    assert not bad_augment.successful and "augment must be one of" in bad_augment.reason
+    assert set_parameter(client, "augment", "half_turn").successful   # two passes from now on
     assert set_parameter(client, "top_k", 1).successful
     depth = box_scene()
     assert client.spin_until(lambda: client.received["poses"], 30.0,

@@ -117,8 +117,9 @@ def test_evaluation_rows_with_the_probe_and_a_sim_eval_grid(tmp_path):
 def test_shipped_evaluation_config_loads():
     config = load_config(ROOT / "config" / "evaluation.yaml")
     ids = [row["id"] for row in config["rows"]]
-    assert ids == ["ggcnn", "ggcnn2", "pspnet_r18", "ggcnn2_heightmap", "baseline",
-                   "baseline_along", "oracle"]
+    assert ids == ["ggcnn", "ggcnn2", "pspnet_r18", "ggcnn2_heightmap",
+                   "ggcnn2_heightmap_half_turn", "baseline", "baseline_along", "oracle"]
+    assert config["rows"][4]["augment"] == "half_turn"
     grippers = {run["gripper"] for run in config["sim_eval"]["runs"]}
     cameras = {run["camera"] for run in config["sim_eval"]["runs"]}
     assert grippers == {"robotiq_2f85", "franka", "legacy"} and cameras == {"top", "tilted"}
@@ -136,6 +137,10 @@ def test_config_mistakes_are_named(tmp_path, data):
                                         {"id": "a", "recipe": RECIPE}])
     with pytest.raises(ValueError, match="duplicate row id"):
         load_config(bad)
+    for row in ({"id": "a", "recipe": RECIPE, "augment": "spin"},
+                {"id": "a", "predictor": "baseline", "augment": "mirror"}):
+        with pytest.raises(ValueError, match="augment must be one of"):
+            load_config(write_config(tmp_path, data, [row]))
     readme = tmp_path / "R.md"
     readme.write_text("no markers")
     with pytest.raises(ValueError, match="markers"):
