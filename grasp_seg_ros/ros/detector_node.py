@@ -133,6 +133,7 @@ class DetectionMixin:
         self._timers = []
         self._detector = None
         self._intrinsics = None
+        self._infos = StampedBuffer()
 
     @property
     def active(self) -> bool:
