@@ -27,10 +27,15 @@ AUGMENTS: dict[str, tuple[tuple[int, bool], ...]] = {
 }
 
 
-def check_augment(augment: str, scaling: OutputScaling) -> None:
-    """Raise ValueError, with the reason, for a mode this head cannot be augmented with."""
+def check_augment_name(augment: str) -> None:
+    """Raise ValueError, with the reason, for a mode that does not exist."""
     if augment not in AUGMENTS:
         raise ValueError(f"augment must be one of {tuple(AUGMENTS)}, got '{augment}'")
+
+
+def check_augment(augment: str, scaling: OutputScaling) -> None:
+    """Raise ValueError, with the reason, for a mode this head cannot be augmented with."""
+    check_augment_name(augment)
     bins = scaling.angle_bins
     if bins and bins % 2 and any(k % 2 for k, _ in AUGMENTS[augment]):
         raise ValueError(f"augment '{augment}' turns the input by 90 deg, which an odd number "

@@ -11,7 +11,7 @@ from grasp_seg_ros.core.preprocess import CropSpec
 from grasp_seg_ros.core.resources import DEFAULT_MODEL
 from grasp_seg_ros.core.selection import (Clearance, GraspSelection, RigidTransform,
                                           WorkspaceBox)
-from grasp_seg_ros.inference.augment import AUGMENTS
+from grasp_seg_ros.inference.augment import check_augment_name
 from grasp_seg_ros.inference.backends import DEVICES, PRECISIONS
 from grasp_seg_ros.inference.detector import DetectorConfig
 from grasp_seg_ros.ros.frames import SOURCES as TARGET_SOURCES
@@ -135,8 +135,7 @@ def check_values(values: dict) -> None:
     except ValueError as exc:
         raise ValueError(f"static_translation_m / static_rotation_xyzw: {exc}") from None
     opening_params(values).validate()
-    if values["augment"] not in AUGMENTS:
-        raise ValueError(f"augment must be one of {tuple(AUGMENTS)}, got '{values['augment']}'")
+    check_augment_name(values["augment"])
     try:
         WorkspaceBox(tuple(values["workspace_min_m"]), tuple(values["workspace_max_m"]))
     except ValueError as exc:

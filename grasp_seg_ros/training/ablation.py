@@ -37,7 +37,7 @@ import numpy as np
 import torch
 import yaml
 
-from grasp_seg_ros.inference.augment import AUGMENTS
+from grasp_seg_ros.inference.augment import check_augment_name
 
 LOG = logging.getLogger("grasp_seg_ros.ablation")
 
@@ -87,10 +87,13 @@ def load_config(path: Path, sets: list[str] = ()) -> dict:
                              f"{PREDICTORS}, got {row['predictor']!r}")
         if row["id"] in seen:
             raise ValueError(f"{path}: duplicate row id {row['id']!r}")
-        if row.get("augment", "none") != "none" and (
-                row.get("predictor") or row["augment"] not in AUGMENTS):
-            raise ValueError(f"{path}: row {row['id']!r}: augment must be one of "
-                             f"{tuple(AUGMENTS)} on a network row, got {row['augment']!r}")
+        if row.get("augment", "none") != "none":
+            if row.get("predictor"):
+                raise ValueError(f"{path}: row {row['id']!r}: augment needs a network row")
+            try:
+                check_augment_name(row["augment"])
+            except ValueError as exc:
+                raise ValueError(f"{path}: row {row['id']!r}: {exc}") from None
         teacher = row.get("teacher")
         if teacher and teacher.startswith("@") and teacher[1:] not in seen:
             raise ValueError(f"{path}: row {row['id']!r} distils from {teacher}, which is not "

@@ -137,9 +137,11 @@ def test_config_mistakes_are_named(tmp_path, data):
                                         {"id": "a", "recipe": RECIPE}])
     with pytest.raises(ValueError, match="duplicate row id"):
         load_config(bad)
-    for row in ({"id": "a", "recipe": RECIPE, "augment": "spin"},
-                {"id": "a", "predictor": "baseline", "augment": "mirror"}):
-        with pytest.raises(ValueError, match="augment must be one of"):
+    for row, message in (({"id": "a", "recipe": RECIPE, "augment": "spin"},
+                          "augment must be one of"),
+                         ({"id": "a", "predictor": "baseline", "augment": "mirror"},
+                          "augment needs a network row")):
+        with pytest.raises(ValueError, match=message):
             load_config(write_config(tmp_path, data, [row]))
     readme = tmp_path / "R.md"
     readme.write_text("no markers")
