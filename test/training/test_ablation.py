@@ -157,6 +157,42 @@ def test_shipped_ablation_config_loads_and_names_real_recipes():
         assert (ROOT / row["recipe"]).is_file()
 
 
+@pytest.mark.parametrize("name", ["ablation", "ablation_heightmap", "evaluation",
+                                  "distillation_heightmap"])
+def test_every_shipped_config_resolves_its_recipes_and_has_its_readme_table(name):
+    """Each row's recipe loads with the row's overrides (a misspelt key or value is refused
+    by the recipe), and the README holds the markers its --readme run rewrites."""
+    from grasp_seg_ros.training.ablation import budget_sets
+    from grasp_seg_ros.training.recipe import load_recipe
+    config = load_config(ROOT / "config" / f"{name}.yaml")
+    for row in config["rows"]:
+        if "recipe" in row:
+            load_recipe(ROOT / row["recipe"], [*budget_sets(row, config), *row.get("set", [])])
+    marker = config.get("readme_marker", "ablation")
+    readme = (ROOT / "README.md").read_text()
+    assert f"<!-- {marker}:begin -->" in readme and f"<!-- {marker}:end -->" in readme
+
+
+def test_distillation_rows_differ_only_in_the_teacher_term():
+    from grasp_seg_ros.training.ablation import budget_sets
+    from grasp_seg_ros.training.recipe import load_recipe
+    config = load_config(ROOT / "config" / "distillation_heightmap.yaml")
+    rows = {row["id"]: row for row in config["rows"]}
+    recipes = {i: load_recipe(ROOT / rows[i]["recipe"],
+                              [*budget_sets(rows[i], config), *rows[i].get("set", [])])
+               for i in ("r50_teacher", "r18_distilled", "r18_labels")}
+    assert recipes["r50_teacher"].model.arch == "pspnet_r50"
+    assert recipes["r18_distilled"].model.arch == recipes["r18_labels"].model.arch == "pspnet_r18"
+    assert rows["r18_distilled"]["teacher"] == "@r50_teacher"
+    distill = recipes["r18_distilled"].distill   # half labels, half teacher: the label-only
+    assert distill.kd_weight == distill.gt_weight == 0.5   # row's gradient scale
+    for i in ("r50_teacher", "r18_distilled"):   # same data, input, head and optimiser
+        for section in ("data", "augmentation", "train"):
+            assert getattr(recipes[i], section) == getattr(recipes["r18_labels"], section)
+    assert recipes["r18_labels"].data.input == "height_map"
+    assert recipes["r18_labels"].data.angle_bins == 12
+
+
 def test_full_budget_drops_the_config_and_row_budgets():
     from grasp_seg_ros.training.ablation import budget_sets
     config = load_config(ROOT / "config" / "ablation.yaml")
