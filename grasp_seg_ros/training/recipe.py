@@ -34,6 +34,9 @@ class ModelRecipe:
 class DataRecipe:
     kind: str = "synthetic"          #: synthetic | jacquard | cornell | graded
     train: str = "data/synthetic/train"
+    #: more roots of graded height-map scenes (data.input height_map), appended to train's;
+    #: the validation split is drawn over all of them
+    extra_train: tuple[str, ...] = ()
     val: str | None = None           #: none: a val_fraction of train, split by ``split``
     test: str | None = None
     depth: str = "stereo"            #: stereo | perfect (synthetic and graded data)
@@ -151,6 +154,9 @@ class Recipe:
         if self.data.angle_bins and bins is not None and bins != self.data.angle_bins:
             raise ValueError(f"model.kwargs.angle_bins {bins} != data.angle_bins "
                              f"{self.data.angle_bins}")
+        if self.data.extra_train and self.data.input != "height_map":
+            raise ValueError("data.extra_train adds graded height-map scenes; it needs "
+                             f"data.input height_map (got {self.data.input!r})")
         if self.data.input == "height_map" and self.data.kind != "graded":
             raise ValueError("data.input height_map trains on the generator's graded labels: "
                              f"set data.kind to 'graded' (got {self.data.kind!r})")

@@ -19,7 +19,7 @@ import logging
 import os
 import subprocess
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +38,7 @@ from grasp_seg_ros.training.loop import load_checkpoint, save_checkpoint, train_
 from grasp_seg_ros.training.losses import Distiller, model_losses, total_loss
 from grasp_seg_ros.training.metric import direction_pairs, rectangle_metric
 from grasp_seg_ros.training.model_card import write_model_card
-from grasp_seg_ros.training.recipe import Recipe, TrainRecipe, load_recipe
+from grasp_seg_ros.training.recipe import DataRecipe, Recipe, TrainRecipe, load_recipe
 
 LOG = logging.getLogger("grasp_seg_ros.train")
 
@@ -64,9 +64,20 @@ def height_map_config(recipe: Recipe) -> HeightMapConfig:
                            raised_background_weight=d.raised_background_weight)
 
 
+def _train_roots(d: DataRecipe) -> list[Path]:
+    """data.train, then data.extra_train's roots."""
+    return [_expand(d.train), *(_expand(r) for r in d.extra_train)]
+
+
 def _build_height_map_datasets(recipe: Recipe):
     d = recipe.data
-    train = graded_samples(_expand(d.train), depth=d.depth)
+    first, *extra = _train_roots(d)
+    train = graded_samples(first, depth=d.depth)
+    for root in extra:
+        # the root's name keeps keys and groups apart from train's (scene folders are numbered
+        # alike in every root); train's own keys stay as they are
+        train += [replace(s, key=f"{root.name}/{s.key}", group=f"{root.name}/{s.group}")
+                  for s in graded_samples(root, depth=d.depth)]
     if d.max_samples:
         train = train[:d.max_samples]
     if d.val:
@@ -107,11 +118,11 @@ def build_datasets(recipe: Recipe):
 def height_map_training_notes(recipe: Recipe) -> dict:
     """What a height-map model's card must say about its data: the cameras of the training
     scenes, the gripper profile that graded their labels, and the loss options."""
-    root = _expand(recipe.data.train)
+    roots = [r for r in _train_roots(recipe.data) if r is not None]
     kinds: dict[str, int] = {}
     grippers: set[str] = set()
     heights, tilts = [], []
-    for path in sorted(root.rglob("*_camera.json")) if root is not None else []:
+    for path in (p for root in roots for p in sorted(root.rglob("*_camera.json"))):
         cam = json.loads(path.read_text())
         kinds[cam.get("kind", "?")] = kinds.get(cam.get("kind", "?"), 0) + 1
         grippers.add(str(cam.get("gripper", "?")))

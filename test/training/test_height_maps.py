@@ -1,6 +1,7 @@
 """Height-map training data from a generated scene (real PyBullet), binned losses, and a
 height-map model trained by the recipe runner and run by the detector."""
 
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +23,7 @@ from grasp_seg_ros.training.height_maps import (HeightMapConfig, HeightMapDatase
                                                 draw_bin_targets, graded_samples, labels_in_grid)
 from grasp_seg_ros.training.losses import binned_map_losses, map_losses
 from grasp_seg_ros.training.recipe import load_recipe
-from grasp_seg_ros.training.run import train
+from grasp_seg_ros.training.run import build_datasets, height_map_training_notes, train
 
 ROOT = Path(__file__).resolve().parents[2]
 GRADE = GradeConfig(centres_per_object=1, angles=6, perturbations=0)
@@ -229,3 +230,25 @@ def test_pspnet_with_angle_bins_trains_on_height_maps_and_runs_in_the_detector(s
     result = det.detect(frame.depth_m, frame.intrinsics)
     assert result.maps.bins.shape == (12, 224, 224)
     assert result.best.is_finite()
+
+
+def test_extra_training_roots_add_their_scenes_and_keep_train_s_own_split(scenes, tmp_path):
+    """data.extra_train: a second cache of scenes (another generate run) joins the training
+    set under its root's name; train's own samples keep their keys, the card counts all."""
+    more = tmp_path / "more_scenes"
+    shutil.copytree(scenes, more)
+    base = ROOT / "config" / "train" / "ggcnn2_heightmap.yaml"
+    alone = load_recipe(base, [f"data.train={scenes}", "data.val_fraction=0.5"])
+    both = load_recipe(base, [f"data.train={scenes}", f"data.extra_train=[{more}]",
+                              "data.val_fraction=0.5"])
+    assert both.data.extra_train == (str(more),)
+    train, val, _ = build_datasets(both)
+    keys = sorted(s.key for s in train.samples + val.samples)
+    own = sorted(s.key for s in graded_samples(scenes))
+    assert keys == sorted(own + [f"more_scenes/{k}" for k in own])
+    assert len({s.group for s in train.samples + val.samples}) == 4
+    assert height_map_training_notes(alone)["training_cameras"].startswith("2 scenes")
+    assert height_map_training_notes(both)["training_cameras"].startswith("4 scenes")
+    with pytest.raises(ValueError, match="extra_train.*height_map"):
+        load_recipe(ROOT / "config" / "train" / "ggcnn2_synthetic.yaml",
+                    [f"data.extra_train=[{more}]"])
