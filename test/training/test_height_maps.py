@@ -2,6 +2,7 @@
 height-map model trained by the recipe runner and run by the detector."""
 
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -242,13 +243,18 @@ def test_extra_training_roots_add_their_scenes_and_keep_train_s_own_split(scenes
     both = load_recipe(base, [f"data.train={scenes}", f"data.extra_train=[{more}]",
                               "data.val_fraction=0.5"])
     assert both.data.extra_train == (str(more),)
-    train, val, _ = build_datasets(both)
-    keys = sorted(s.key for s in train.samples + val.samples)
+    train_set, val_set, _ = build_datasets(both)
+    keys = sorted(s.key for s in train_set.samples + val_set.samples)
     own = sorted(s.key for s in graded_samples(scenes))
     assert keys == sorted(own + [f"more_scenes/{k}" for k in own])
-    assert len({s.group for s in train.samples + val.samples}) == 4
+    assert len({s.group for s in train_set.samples + val_set.samples}) == 4
     assert height_map_training_notes(alone)["training_cameras"].startswith("2 scenes")
     assert height_map_training_notes(both)["training_cameras"].startswith("4 scenes")
+    train(replace(both, train=replace(both.train, epochs=1, batch_size=1, num_workers=0),
+                  eval=replace(both.eval, plot_images=1)), tmp_path / "run")
+    meta = read_metadata(tmp_path / "run" / "model.safetensors")
+    assert meta.training["train_data"] == f"{scenes}, {more}"
+    assert meta.training["training_cameras"].startswith("4 scenes")
     with pytest.raises(ValueError, match="extra_train.*height_map"):
         load_recipe(ROOT / "config" / "train" / "ggcnn2_synthetic.yaml",
                     [f"data.extra_train=[{more}]"])
