@@ -2,6 +2,7 @@
 evaluates with the real simulator, writes the table, and reuses finished rows on a rerun."""
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -158,7 +159,7 @@ def test_shipped_ablation_config_loads_and_names_real_recipes():
 
 
 @pytest.mark.parametrize("name", ["ablation", "ablation_heightmap", "evaluation",
-                                  "distillation_heightmap"])
+                                  "distillation_heightmap", "ablation_data"])
 def test_every_shipped_config_resolves_its_recipes_and_has_its_readme_table(name):
     """Each row's recipe loads with the row's overrides (a misspelt key or value is refused
     by the recipe), and the README holds the markers its --readme run rewrites."""
@@ -191,6 +192,26 @@ def test_distillation_rows_differ_only_in_the_teacher_term():
             assert getattr(recipes[i], section) == getattr(recipes["r18_labels"], section)
     assert recipes["r18_labels"].data.input == "height_map"
     assert recipes["r18_labels"].data.angle_bins == 12
+
+
+def test_data_rows_differ_only_in_the_extra_scenes_and_their_epochs():
+    """More tray scenes against more epochs: both rows start from the shipped default with its
+    last stage's settings; one adds the extra root, the other trains longer on the same
+    number of images (README: "More tray scenes against more epochs")."""
+    from grasp_seg_ros.training.ablation import budget_sets
+    from grasp_seg_ros.training.recipe import load_recipe
+    config = load_config(ROOT / "config" / "ablation_data.yaml")
+    rows = {row["id"]: row for row in config["rows"]}
+    same, more = (load_recipe(ROOT / rows[i]["recipe"],
+                              [*budget_sets(rows[i], config), *rows[i].get("set", [])])
+                  for i in ("more_epochs", "more_trays"))
+    assert same.model == more.model and same.model.init == "ggcnn2_heightmap"
+    assert same.data.extra_train == () and len(more.data.extra_train) == 1
+    assert replace(more.data, extra_train=()) == same.data
+    assert same.data.raised_background_weight == 60.0      # the default's last stage
+    assert (same.train.epochs, more.train.epochs) == (10, 6)
+    assert replace(more.train, epochs=10) == same.train and same.train.threads == 1
+    assert same.augmentation == more.augmentation
 
 
 def test_full_budget_drops_the_config_and_row_budgets():
