@@ -9,7 +9,10 @@ known-bad control, or ``oracle``, the labelling trials' choice: the labels' own 
 no probe); then measure the rectangle metric on the test split (unseen objects, when
 the config names one), the angle probe (``probe``: closing-axis error, centres on the object
 and width, over orientations, camera heights and tilts; sim.probe), simulated grasp success
-(``sim_eval``: every listed scenario x gripper profile x camera, with 95% intervals), the
+(``sim_eval``: every listed scenario x gripper profile x camera, with 95% intervals; with
+``extra_seeds``, more blocks of ``trials`` attempts from those scene seeds, pooled in the
+table's cells, by block in ablation.md, and with ``compare_to: ROW_ID`` each row's mean paired
+difference from that row per cell and block, with its standard error), the
 parameter count and the CPU inference latency (the node's optimised PyTorch path, median/p95
 over --frames, one thread). A row may distil from an earlier row (``teacher: "@row_id"``);
 ``budget_note`` replaces the budget cell of a row whose file's metadata holds only its last
@@ -38,6 +41,7 @@ import torch
 import yaml
 
 from grasp_seg_ros.inference.augment import check_augment_name
+from grasp_seg_ros.sim.seeds import SEED_RANGES
 
 LOG = logging.getLogger("grasp_seg_ros.ablation")
 
@@ -67,6 +71,13 @@ def load_config(path: Path, sets: list[str] = ()) -> dict:
     config["sim_eval"].setdefault("runs", [
         {"scenario": s, "gripper": "legacy", "camera": "top"}
         for s in config["sim_eval"]["scenarios"]])
+    extra = config["sim_eval"].get("extra_seeds") or []
+    held = SEED_RANGES["sim_eval"]   # never a training scene's seed
+    if not isinstance(extra, list) or len(set(extra)) != len(extra) \
+            or not all(type(x) is int and x in held for x in extra):
+        raise ValueError(f"{path}: sim_eval.extra_seeds must be distinct scene seeds in the "
+                         f"trials' range {held.start}..{held.stop - 1} (sim.seeds), got "
+                         f"{extra!r}")
     if config.get("probe") is not None:
         config["probe"] = {"yaws": 12, "heights": [0.35, 0.6, 0.9], "tilts": [0.0, 15.0, 30.0],
                            "gripper": "robotiq_2f85", **config["probe"]}
@@ -100,6 +111,9 @@ def load_config(path: Path, sets: list[str] = ()) -> dict:
                              f"an earlier row")
         seen.add(row["id"])
         row.setdefault("name", row["id"])
+    compare = config["sim_eval"].get("compare_to")
+    if compare is not None and compare not in seen:
+        raise ValueError(f"{path}: sim_eval.compare_to names {compare!r}, which is not a row")
     return config
 
 
@@ -181,7 +195,8 @@ def _run_label(run: dict) -> str:
 
 def evaluate_row(row: dict, weights: Path, config: dict, out: Path) -> dict:
     """Everything the table shows for one row (cached in out/<id>/result.json)."""
-    from grasp_seg_ros.sim.evaluation import run_sim_eval, summarise_attempts
+    from grasp_seg_ros.sim.evaluation import (EVAL_SEED_OFFSET, run_sim_eval,
+                                              summarise_attempts)
     from grasp_seg_ros.sim.probe import (ProbeCamera, make_predictor, run_probe,
                                          summarise_probe)
     network = not row.get("predictor")
@@ -189,7 +204,13 @@ def evaluate_row(row: dict, weights: Path, config: dict, out: Path) -> dict:
     digest = _digest(weights) if network else row["predictor"]
     if augment != "none":   # other rows keep their cache keys
         digest = f"{digest} augment={augment}"
-    settings = {"sim_eval": {"weights": digest, **config["sim_eval"]}}
+    # the first block keeps the key it had before extra_seeds existed; each extra block is a
+    # part of its own, so adding seeds measures only the new blocks
+    block = {k: v for k, v in config["sim_eval"].items()
+             if k not in ("extra_seeds", "compare_to")}
+    settings = {"sim_eval": {"weights": digest, **block}}
+    for seed in config["sim_eval"].get("extra_seeds") or []:
+        settings[f"sim_eval@{seed}"] = {"weights": digest, **block, "seed": seed}
     if network:
         settings["latency"] = {"weights": digest, **config["latency"]}
         if config.get("test"):
@@ -235,14 +256,15 @@ def evaluate_row(row: dict, weights: Path, config: dict, out: Path) -> dict:
                           gripper=pc["gripper"])
         result["probe"] = summarise_probe(views)
         save()
-    if "sim_eval" not in fresh:
-        result["sim_eval"] = {}
+    for part in [p for p in settings if p.startswith("sim_eval") and p not in fresh]:
+        seed = settings[part].get("seed", EVAL_SEED_OFFSET)
+        result[part] = {}
         for run in config["sim_eval"]["runs"]:
             attempts = run_sim_eval(predictor, scenario=run["scenario"],
                                     trials=int(config["sim_eval"]["trials"]),
-                                    gripper=run["gripper"], camera=run["camera"])
+                                    gripper=run["gripper"], camera=run["camera"], seed=seed)
             s = summarise_attempts(attempts)
-            result["sim_eval"][_run_label(run)] = {
+            result[part][_run_label(run)] = {
                 k: s[k] for k in ("attempts", "successes", "success_rate", "ci95_wilson")}
         save()
     if "latency" in settings and "latency" not in fresh:
@@ -282,6 +304,65 @@ def _sim_cell(e: dict | None) -> str:
     return f"{e['successes']}/{e['attempts']} ({100 * lo:.0f}-{100 * hi:.0f}%)"
 
 
+def sim_blocks(result: dict, config: dict) -> list[dict]:
+    """A row's sim-eval blocks, the first block's seeds first, then extra_seeds' in order."""
+    parts = ["sim_eval", *(f"sim_eval@{s}" for s in config["sim_eval"].get("extra_seeds") or [])]
+    return [result.get(p, {}) for p in parts]
+
+
+def pooled_sim(result: dict, config: dict, label: str) -> dict | None:
+    """One cell's attempts pooled over every block (None unless every block measured it)."""
+    from grasp_seg_ros.sim.evaluation import wilson_interval
+    cells = [b.get(label) for b in sim_blocks(result, config)]
+    if any(c is None for c in cells):
+        return None
+    k, n = sum(c["successes"] for c in cells), sum(c["attempts"] for c in cells)
+    return {"successes": k, "attempts": n, "success_rate": k / n if n else float("nan"),
+            "ci95_wilson": list(wilson_interval(k, n))}
+
+
+def paired_difference(result: dict, reference: dict, config: dict) -> dict | None:
+    """Mean difference in success rate (points) from ``reference`` over every cell and
+    block both measured, with its standard error (the cell-blocks' spread / sqrt(count))."""
+    diffs = []
+    for mine, theirs in zip(sim_blocks(result, config), sim_blocks(reference, config)):
+        for label, cell in mine.items():
+            if label in theirs:
+                diffs.append(100 * (cell["success_rate"] - theirs[label]["success_rate"]))
+    if len(diffs) < 2:
+        return None
+    d = np.asarray(diffs)
+    return {"mean_points": float(d.mean()), "se_points": float(d.std(ddof=1) / np.sqrt(len(d))),
+            "cell_blocks": len(d), "ahead": int((d > 0).sum()), "behind": int((d < 0).sum())}
+
+
+def render_blocks_table(results: list[dict], config: dict) -> str:
+    """Successes per cell, block by block (first/second/...), their totals, and each row's
+    paired difference from ``sim_eval.compare_to``."""
+    runs = [_run_label(r) for r in config["sim_eval"]["runs"]]
+    compare = config["sim_eval"].get("compare_to")
+    reference = next((r for r in results if r["id"] == compare), None)
+    head = ["model", *runs, "all cells"]
+    if reference is not None:
+        head.append(f"against {reference['name']}: mean points per cell-block (SE); "
+                    "ahead/behind")
+    lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
+    for r in results:
+        blocks = sim_blocks(r, config)
+        cells = [r["name"]]
+        for label in runs:
+            cells.append("/".join(str(b[label]["successes"]) if label in b else "-"
+                                  for b in blocks))
+        cells.append("/".join(str(sum(c["successes"] for c in b.values())) for b in blocks))
+        if reference is not None:
+            d = None if r is reference else paired_difference(r, reference, config)
+            cells.append("-" if d is None else
+                         f"{d['mean_points']:+.1f} ({d['se_points']:.1f}); "
+                         f"{d['ahead']}/{d['behind']} of {d['cell_blocks']}")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def render_table(results: list[dict], config: dict) -> str:
     runs = [_run_label(r) for r in config["sim_eval"]["runs"]]
     lat = config["latency"]
@@ -307,7 +388,7 @@ def render_table(results: list[dict], config: dict) -> str:
             cells += ["-"] * 4 if o is None else [
                 f"{o['median_error_deg']:.1f} deg", f"{100 * o['within_20deg']:.0f}%",
                 f"{100 * o['on_object']:.0f}%", f"{100 * o['width_within_1p5cm']:.0f}%"]
-        cells += [_sim_cell(r.get("sim_eval", {}).get(run)) for run in runs]
+        cells += [_sim_cell(pooled_sim(r, config, run)) for run in runs]
         latency = r.get("latency")
         cells.append("-" if latency is None else
                      f"{latency['median_ms']:.1f} / {latency['p95_ms']:.1f}")
@@ -391,11 +472,17 @@ def run(config: dict, rows: list[str] | None = None) -> list[dict]:
         results.append(result)
     table = render_table(results, config)
     extra = ""
+    seeds = config["sim_eval"].get("extra_seeds") or []
+    if seeds:
+        trials = config["sim_eval"]["trials"]
+        extra += (f"\n## Sim trials by block of seeds (successes of {trials} per block: the "
+                  f"first block's seeds, then {', '.join(map(str, seeds))})\n\n"
+                  + render_blocks_table(results, config))
     if config.get("probe"):
-        extra = ("\n## Angle probe by object: median closing-axis error in deg (share within "
-                 "20 deg)\n\n" + render_probe_table(results, "by_object")
-                 + "\n## Angle probe by camera (height m, tilt deg)\n\n"
-                 + render_probe_table(results, "by_camera"))
+        extra += ("\n## Angle probe by object: median closing-axis error in deg (share within "
+                  "20 deg)\n\n" + render_probe_table(results, "by_object")
+                  + "\n## Angle probe by camera (height m, tilt deg)\n\n"
+                  + render_probe_table(results, "by_camera"))
     (out / "ablation.md").write_text(
         f"# {config.get('name', 'ablation')}\n\n{config.get('description', '')}\n\n{table}"
         f"{extra}")

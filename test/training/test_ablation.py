@@ -115,6 +115,57 @@ def test_evaluation_rows_with_the_probe_and_a_sim_eval_grid(tmp_path):
         load_config(path)
 
 
+def test_extra_seed_blocks_are_pooled_compared_and_measured_once(tmp_path, monkeypatch):
+    import grasp_seg_ros.sim.evaluation as evaluation
+    calls = []   # a spy on the real trials: which seeds ran
+    real = evaluation.run_sim_eval
+
+    def spy(*args, **kwargs):
+        calls.append(kwargs["seed"])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(evaluation, "run_sim_eval", spy)
+    config = {"name": "blocks", "out": str(tmp_path / "runs"), "test": None,
+              "sim_eval": {"trials": 2, "compare_to": "good",
+                           "runs": [{"scenario": "isolated", "gripper": "robotiq_2f85",
+                                     "camera": "top"}]},
+              "rows": [{"id": "good", "name": "baseline", "predictor": "baseline"},
+                       {"id": "bad", "name": "control", "predictor": "baseline_along"}]}
+    path = tmp_path / "blocks.yaml"
+    path.write_text(yaml.safe_dump(config))
+    assert main(["--config", str(path)]) == 0
+    assert calls == [evaluation.EVAL_SEED_OFFSET] * 2   # one block per row
+    config["sim_eval"]["extra_seeds"] = [5_100_000, 5_200_000]
+    path.write_text(yaml.safe_dump(config))
+    assert main(["--config", str(path)]) == 0
+    # the first block stays cached: only the two new blocks ran, for each row
+    assert calls[2:] == [5_100_000, 5_200_000] * 2
+    out = tmp_path / "runs"
+    results = {r["id"]: r for r in json.loads((out / "ablation.json").read_text())}
+    label = "isolated/robotiq_2f85/top"
+    for r in results.values():
+        blocks = [r["sim_eval"], r["sim_eval@5100000"], r["sim_eval@5200000"]]
+        assert [b[label]["attempts"] for b in blocks] == [2, 2, 2]
+        k = sum(b[label]["successes"] for b in blocks)
+        assert f"| {r['name']} | - | - | {k}/6 (" in (out / "ablation.md").read_text()
+    good, bad = results["good"], results["bad"]
+    diffs = [100 * (bad[p][label]["success_rate"] - good[p][label]["success_rate"])
+             for p in ("sim_eval", "sim_eval@5100000", "sim_eval@5200000")]
+    md = (out / "ablation.md").read_text()
+    assert "Sim trials by block of seeds" in md
+    row = next(line for line in md.splitlines()
+               if line.startswith("| control |") and "of 3" in line)
+    assert f"{sum(diffs) / 3:+.1f} (" in row
+    config["sim_eval"]["extra_seeds"] = [42]   # a training scene's seed
+    path.write_text(yaml.safe_dump(config))
+    with pytest.raises(ValueError, match="extra_seeds must be distinct scene seeds"):
+        load_config(path)
+    config["sim_eval"].update(extra_seeds=[], compare_to="nobody")
+    path.write_text(yaml.safe_dump(config))
+    with pytest.raises(ValueError, match="compare_to names 'nobody'"):
+        load_config(path)
+
+
 def test_shipped_evaluation_config_loads():
     config = load_config(ROOT / "config" / "evaluation.yaml")
     ids = [row["id"] for row in config["rows"]]
