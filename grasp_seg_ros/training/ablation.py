@@ -336,6 +336,16 @@ def paired_difference(result: dict, reference: dict, config: dict) -> dict | Non
             "cell_blocks": len(d), "ahead": int((d > 0).sum()), "behind": int((d < 0).sum())}
 
 
+def blocks_section(results: list[dict], config: dict) -> str:
+    """The blocks table with a line that says what it holds ("" without extra_seeds)."""
+    seeds = config["sim_eval"].get("extra_seeds") or []
+    if not seeds:
+        return ""
+    return (f"\nSuccesses per block of {config['sim_eval']['trials']} attempts (the first "
+            f"block's seeds, then from {', '.join(map(str, seeds))}; the table above pools "
+            f"them):\n\n" + render_blocks_table(results, config))
+
+
 def render_blocks_table(results: list[dict], config: dict) -> str:
     """Successes per cell, block by block (first/second/...), their totals, and each row's
     paired difference from ``sim_eval.compare_to``."""
@@ -472,12 +482,8 @@ def run(config: dict, rows: list[str] | None = None) -> list[dict]:
         results.append(result)
     table = render_table(results, config)
     extra = ""
-    seeds = config["sim_eval"].get("extra_seeds") or []
-    if seeds:
-        trials = config["sim_eval"]["trials"]
-        extra += (f"\n## Sim trials by block of seeds (successes of {trials} per block: the "
-                  f"first block's seeds, then {', '.join(map(str, seeds))})\n\n"
-                  + render_blocks_table(results, config))
+    if config["sim_eval"].get("extra_seeds"):
+        extra += "\n## Sim trials by block of seeds\n" + blocks_section(results, config)
     if config.get("probe"):
         extra += ("\n## Angle probe by object: median closing-axis error in deg (share within "
                   "20 deg)\n\n" + render_probe_table(results, "by_object")
@@ -507,7 +513,8 @@ def main(argv: list[str] | None = None) -> int:
     config = load_config(args.config, args.set)
     results = run(config, args.rows)
     if args.readme:
-        update_readme(args.readme, render_table(results, config),
+        update_readme(args.readme, render_table(results, config)
+                      + blocks_section(results, config),
                       config.get("readme_marker", "ablation"))
     return 0
 

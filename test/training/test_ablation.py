@@ -137,7 +137,9 @@ def test_extra_seed_blocks_are_pooled_compared_and_measured_once(tmp_path, monke
     assert calls == [evaluation.EVAL_SEED_OFFSET] * 2   # one block per row
     config["sim_eval"]["extra_seeds"] = [5_100_000, 5_200_000]
     path.write_text(yaml.safe_dump(config))
-    assert main(["--config", str(path)]) == 0
+    readme = tmp_path / "README.md"
+    readme.write_text(f"before\n{BEGIN}\nold\n{END}\nafter\n")
+    assert main(["--config", str(path), "--readme", str(readme)]) == 0
     # the first block stays cached: only the two new blocks ran, for each row
     assert calls[2:] == [5_100_000, 5_200_000] * 2
     out = tmp_path / "runs"
@@ -156,6 +158,9 @@ def test_extra_seed_blocks_are_pooled_compared_and_measured_once(tmp_path, monke
     row = next(line for line in md.splitlines()
                if line.startswith("| control |") and "of 3" in line)
     assert f"{sum(diffs) / 3:+.1f} (" in row
+    # the README gets the pooled table and the blocks under it
+    text = readme.read_text()
+    assert "Successes per block of 2 attempts" in text and row in text and "old" not in text
     config["sim_eval"]["extra_seeds"] = [42]   # a training scene's seed
     path.write_text(yaml.safe_dump(config))
     with pytest.raises(ValueError, match="extra_seeds must be distinct scene seeds"):
