@@ -9,6 +9,11 @@ the detector.
 
 ``closing='major'`` closes along the long axis instead: a known-bad control that every
 orientation measure must fail (it finds the same objects, only the angle is wrong).
+
+``HeightMapBaseline`` applies the same rule to the plane-aligned height map the default model
+sees (highest above the fitted table rather than nearest to the camera; sizes in metres): a
+tilted or distant camera does not move it, so it is the fair no-network reference wherever the
+camera is not straight above the scene at the crop's scale.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import numpy as np
 from grasp_seg_ros.core.camera import CameraIntrinsics
 from grasp_seg_ros.core.errors import NoGraspFound
 from grasp_seg_ros.core.grasp import Grasp2D, GraspMaps
+from grasp_seg_ros.core.heightmap import HeightMapSpec, make_height_map
 from grasp_seg_ros.core.pose import grasp_to_pose
 from grasp_seg_ros.core.preprocess import InputNormalisation, preprocess
 from grasp_seg_ros.inference.detector import Detection, DetectorConfig
@@ -45,6 +51,8 @@ class HighestObjectBaseline:
         self.max_width_px = max_width_px
         self.max_length_px = max_length_px
         self.max_regions = max_regions
+        #: regions an erosion by this many pixels removes are skipped (0: none)
+        self.sliver_px = 0
 
     def _grasp(self, depth: np.ndarray) -> Grasp2D:
         remaining = depth.copy()
@@ -60,6 +68,10 @@ class HighestObjectBaseline:
             remaining[region] = np.inf
             if rows.size < self.min_region_px:
                 continue
+            if self.sliver_px and cv2.countNonZero(cv2.erode(
+                    region.astype(np.uint8), np.ones((2 * self.sliver_px + 1,) * 2,
+                                                     np.uint8))) == 0:
+                continue  # nothing left after an erosion: a strip of a sloped wall
             pts = np.column_stack([rows, cols]).astype(np.float64)
             centre = pts.mean(axis=0)
             _, evecs = np.linalg.eigh(np.cov((pts - centre).T))
@@ -86,6 +98,51 @@ class HighestObjectBaseline:
         g = self._grasp(depth)
         pose = grasp_to_pose(g, depth, pre.crop, intrinsics)
         empty = np.zeros_like(depth)
+        maps = GraspMaps.from_angle(empty, empty, empty)
+        return Detection(grasps=[pose], maps=maps, preprocessed=pre,
+                         timings_ms={"total": (time.perf_counter() - t0) * 1e3})
+
+
+class HeightMapBaseline(HighestObjectBaseline):
+    """HighestObjectBaseline on the plane-aligned height map: the highest object above the
+    table, whatever the camera's height or tilt. Same interface as GraspDetector.detect.
+
+    Its sizes are the depth-crop baseline's at the main table's camera (a D435 0.55 m above
+    the table, about 1.4 mm per pixel) in metres: a region of at least 40 mm^2, at most 17 cm
+    across and 26 cm long, opened 8 mm more than its extent on each side; and a region a
+    3 x 3 erosion removes (a strip of a tray's sloped wall) is skipped.
+    """
+
+    name = "baseline_heightmap"
+
+    def __init__(self, config: DetectorConfig | None = None, *,
+                 spec: HeightMapSpec = HeightMapSpec(), top_band_m: float = 0.01,
+                 margin_m: float = 0.008, min_region_m2: float = 4e-5,
+                 max_width_m: float = 0.17, max_length_m: float = 0.26,
+                 max_regions: int = 200, closing: str = "minor") -> None:
+        spec.validate()
+        res = spec.resolution_m
+        super().__init__(config, top_band_m=top_band_m, margin_px=margin_m / res,
+                         min_region_px=max(1, round(min_region_m2 / res ** 2)),
+                         max_width_px=max_width_m / res, max_length_px=max_length_m / res,
+                         max_regions=max_regions, closing=closing)
+        self.spec = spec
+        # a tray's sloped inner wall, sliced into 1 cm bands of height, leaves strips one or
+        # two cells wide where objects lean on it: no object's top is that narrow
+        self.sliver_px = 1
+
+    def detect(self, depth_m: np.ndarray, intrinsics: CameraIntrinsics) -> Detection:
+        intrinsics.check_image(*depth_m.shape)
+        t0 = time.perf_counter()
+        h, w = depth_m.shape
+        crop = self.config.crop
+        pre = make_height_map(depth_m, intrinsics, self.spec,
+                              centre_px=((h - 1) / 2.0 + crop.offset_row_px,
+                                         (w - 1) / 2.0 + crop.offset_col_px),
+                              min_valid_fraction=self.config.min_valid_fraction)
+        g = self._grasp(-pre.height_m)   # highest first, as the depth crop takes nearest first
+        pose = pre.grid.grasp_pose(g, pre.height_m, intrinsics)
+        empty = np.zeros_like(pre.height_m)
         maps = GraspMaps.from_angle(empty, empty, empty)
         return Detection(grasps=[pose], maps=maps, preprocessed=pre,
                          timings_ms={"total": (time.perf_counter() - t0) * 1e3})

@@ -58,6 +58,10 @@ SCENARIOS = ("isolated", "clutter")
 EVAL_CAMERAS: dict[str, CameraConfig] = {
     "top": camera_model("d435", height_m=0.55),
     "tilted": camera_model("d435", height_m=0.55, tilt_deg=30.0),
+    # a stand farther off (2.3 mm per pixel at the table: coarser than the 2 mm map)
+    "far": camera_model("d435", height_m=0.9, tilt_deg=20.0),
+    # short-range stereo close above the scene, as on a wrist before the approach
+    "wrist": camera_model("d405", height_m=0.35),
 }
 
 
@@ -334,8 +338,10 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="grasp-seg sim-eval", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", default=DEFAULT_MODEL,
-                   help="a model name or .safetensors path, 'baseline' (no network) or "
-                        "'oracle' (the labelling trials choose: the labels' own grasps)")
+                   help="a model name or .safetensors path, 'baseline' or "
+                        "'baseline_heightmap' (no network: on the depth crop or on the "
+                        "height map) or 'oracle' (the labelling trials choose: the labels' "
+                        "own grasps)")
     p.add_argument("--split", default="test", choices=("train", "val", "test"))
     p.add_argument("--scenario", default="isolated", choices=SCENARIOS)
     p.add_argument("--trials", type=int, default=50)

@@ -262,20 +262,28 @@ def plot_probe(summary: dict, path: Path, title: str) -> None:
     plt.close(fig)
 
 
+#: the no-network predictors by name: on the depth crop (nearest to the camera) or on the
+#: height map (highest above the table), and each one's known-bad control (closes along the
+#: long axis)
+BASELINES = ("baseline", "baseline_along", "baseline_heightmap", "baseline_heightmap_along")
+
+
 def make_predictor(model: str, augment: str = "none"):
-    """A GraspDetector on the CPU (with test-time ``augment``, inference.augment), or the
-    no-network baseline ('baseline'), or its known-bad control that closes along the long axis
-    ('baseline_along'), or sim-eval's labels' reference ('oracle': sim.evaluation.TrialOracle;
-    it grades the scene itself, so it runs in sim-eval only)."""
-    if augment != "none" and model in ("oracle", "baseline", "baseline_along"):
+    """A GraspDetector on the CPU (with test-time ``augment``, inference.augment), or a
+    no-network baseline of BASELINES ('baseline': inference.baseline.HighestObjectBaseline on
+    the depth crop; 'baseline_heightmap': HeightMapBaseline; '..._along': the known-bad
+    control that closes along the long axis), or sim-eval's labels' reference ('oracle':
+    sim.evaluation.TrialOracle; it grades the scene itself, so it runs in sim-eval only)."""
+    if augment != "none" and model in ("oracle", *BASELINES):
         raise ValueError(f"'{model}' runs no network: test-time augmentation does not apply")
     if model == "oracle":
         from grasp_seg_ros.sim.evaluation import TrialOracle
         return TrialOracle(), model
-    if model in ("baseline", "baseline_along"):
-        from grasp_seg_ros.inference.baseline import HighestObjectBaseline
-        closing = "major" if model == "baseline_along" else "minor"
-        return HighestObjectBaseline(closing=closing), model
+    if model in BASELINES:
+        from grasp_seg_ros.inference.baseline import HeightMapBaseline, HighestObjectBaseline
+        closing = "major" if model.endswith("_along") else "minor"
+        kind = HeightMapBaseline if "heightmap" in model else HighestObjectBaseline
+        return kind(closing=closing), model
     from grasp_seg_ros.inference.detector import DetectorConfig, GraspDetector
     detector = GraspDetector(model, device="cpu", config=DetectorConfig(augment=augment))
     name = detector.model_path.stem
@@ -286,8 +294,9 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="grasp-seg probe", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", default=DEFAULT_MODEL,
-                   help="a model name or .safetensors path, 'baseline' (no network) or "
-                        "'baseline_along' (a known-bad control)")
+                   help="a model name or .safetensors path, 'baseline' or "
+                        "'baseline_heightmap' (no network) or 'baseline_along' (a known-bad "
+                        "control)")
     p.add_argument("--gripper", default=DEFAULT_GRIPPER, choices=sorted(GRIPPERS),
                    help="whose clearance and stroke the width is judged against")
     p.add_argument("--augment", default="none", choices=tuple(AUGMENTS),

@@ -5,7 +5,8 @@
 For each row of the config, in order: train it from its recipe with the config's budget
 (a rerun resumes an unfinished run and skips a finished one), or take the weight file the row
 names, or a network-free predictor (``predictor: baseline`` or ``baseline_along``, the
-known-bad control, or ``oracle``, the labelling trials' choice: the labels' own grasps, which has
+known-bad control; ``baseline_heightmap`` and ``baseline_heightmap_along``, the same on the
+height map; or ``oracle``, the labelling trials' choice: the labels' own grasps, which has
 no probe); then measure the rectangle metric on the test split (unseen objects, when
 the config names one), the angle probe (``probe``: closing-axis error, centres on the object
 and width, over orientations, camera heights and tilts; sim.probe), simulated grasp success
@@ -49,7 +50,8 @@ CONFIG_KEYS = {"name", "description", "out", "budget", "full_budget", "test", "t
                "sim_eval", "probe", "latency", "rows", "readme_marker"}
 ROW_KEYS = {"id", "name", "recipe", "set", "weights", "teacher", "budget", "predictor",
             "budget_note", "augment"}
-PREDICTORS = ("baseline", "baseline_along", "oracle")
+PREDICTORS = ("baseline", "baseline_along", "baseline_heightmap", "baseline_heightmap_along",
+              "oracle")
 BEGIN, END = "<!-- ablation:begin -->", "<!-- ablation:end -->"
 
 
@@ -71,6 +73,13 @@ def load_config(path: Path, sets: list[str] = ()) -> dict:
     config["sim_eval"].setdefault("runs", [
         {"scenario": s, "gripper": "legacy", "camera": "top"}
         for s in config["sim_eval"]["scenarios"]])
+    from grasp_seg_ros.sim.evaluation import EVAL_CAMERAS, GRIPPERS, SCENARIOS
+    for run in config["sim_eval"]["runs"]:   # a typo fails here, not an hour into the trials
+        for key, known in (("scenario", SCENARIOS), ("gripper", GRIPPERS),
+                           ("camera", EVAL_CAMERAS)):
+            if run.get(key) not in known:
+                raise ValueError(f"{path}: sim_eval run {run}: {key} must be one of "
+                                 f"{sorted(known)}")
     extra = config["sim_eval"].get("extra_seeds") or []
     held = SEED_RANGES["sim_eval"]   # never a training scene's seed
     if not isinstance(extra, list) or len(set(extra)) != len(extra) \

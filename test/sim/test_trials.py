@@ -9,7 +9,7 @@ from grasp_seg_ros.core.grasp import angle_difference
 from grasp_seg_ros.core.jacquard import (find_samples, read_depth, read_graded, read_grasps,
                                          read_mask, write_grasps)
 from grasp_seg_ros.core.rectangles import GraspRectangle
-from grasp_seg_ros.inference.baseline import HighestObjectBaseline
+from grasp_seg_ros.inference.baseline import HeightMapBaseline, HighestObjectBaseline
 from grasp_seg_ros.sim.camera import CameraConfig
 from grasp_seg_ros.sim.dataset import GenerateJob, generate_scene
 from grasp_seg_ros.sim.evaluation import (contact_sheet, run_sim_eval, summarise_attempts,
@@ -212,6 +212,20 @@ def test_sim_eval_fails_a_predictor_that_closes_along_the_long_axis():
                                 gripper="robotiq_2f85", progress=False)
         rates[closing] = summarise_attempts(attempts)["success_rate"]
     assert rates["minor"] >= 0.75 and rates["major"] <= rates["minor"] - 0.3, rates
+
+
+def test_the_height_map_baseline_is_not_moved_by_a_far_tilted_camera():
+    # the depth-crop baseline takes what is nearest the camera: from 0.9 m, tilted 20 deg,
+    # that is the table's near edge; on the height map the highest object is the same from
+    # any camera, and its own closing-along control fails there too
+    kwargs = dict(split="test", scenario="isolated", trials=12, sources=("primitives",),
+                  gripper="robotiq_2f85", camera="far", progress=False)
+    rates = {name: summarise_attempts(run_sim_eval(predictor, **kwargs))["success_rate"]
+             for name, predictor in (("crop", HighestObjectBaseline()),
+                                     ("map", HeightMapBaseline()),
+                                     ("map_along", HeightMapBaseline(closing="major")))}
+    assert rates["map"] >= 0.7 and rates["crop"] <= rates["map"] - 0.4, rates
+    assert rates["map_along"] <= rates["map"] - 0.3, rates
 
 
 def test_clutter_attempts_never_see_objects_a_failed_lift_left_in_the_air():

@@ -169,13 +169,20 @@ def test_extra_seed_blocks_are_pooled_compared_and_measured_once(tmp_path, monke
     path.write_text(yaml.safe_dump(config))
     with pytest.raises(ValueError, match="compare_to names 'nobody'"):
         load_config(path)
+    config["sim_eval"].update(compare_to=None, runs=[{"scenario": "isolated",
+                                                      "gripper": "robotiq_2f85",
+                                                      "camera": "ceiling"}])
+    path.write_text(yaml.safe_dump(config))
+    with pytest.raises(ValueError, match="camera must be one of"):
+        load_config(path)
 
 
 def test_shipped_evaluation_config_loads():
     config = load_config(ROOT / "config" / "evaluation.yaml")
     ids = [row["id"] for row in config["rows"]]
     assert ids == ["ggcnn", "ggcnn2", "pspnet_r18", "ggcnn2_heightmap",
-                   "ggcnn2_heightmap_half_turn", "baseline", "baseline_along", "oracle"]
+                   "ggcnn2_heightmap_half_turn", "baseline", "baseline_heightmap",
+                   "baseline_along", "oracle"]
     assert config["rows"][4]["augment"] == "half_turn"
     grippers = {run["gripper"] for run in config["sim_eval"]["runs"]}
     cameras = {run["camera"] for run in config["sim_eval"]["runs"]}
@@ -215,7 +222,8 @@ def test_shipped_ablation_config_loads_and_names_real_recipes():
 
 
 @pytest.mark.parametrize("name", ["ablation", "ablation_heightmap", "evaluation",
-                                  "distillation_heightmap", "ablation_data"])
+                                  "distillation_heightmap", "ablation_data",
+                                  "evaluation_cameras"])
 def test_every_shipped_config_resolves_its_recipes_and_has_its_readme_table(name):
     """Each row's recipe loads with the row's overrides (a misspelt key or value is refused
     by the recipe), and the README holds the markers its --readme run rewrites."""
