@@ -259,23 +259,30 @@ def test_distillation_rows_differ_only_in_the_teacher_term():
 
 
 def test_data_rows_differ_only_in_the_extra_scenes_and_their_epochs():
-    """More tray scenes against more epochs: both rows start from the shipped default with its
-    last stage's settings; one adds the extra root, the other trains longer on the same
-    number of images (README: "More tray scenes against more epochs")."""
+    """More tray scenes against more epochs: the rows start from the shipped default with its
+    last stage's settings; one adds the extra trays, one the trays and more table scenes, the
+    other trains longer, on about the same number of images (README: "More tray scenes
+    against more epochs")."""
     from grasp_seg_ros.training.ablation import budget_sets
     from grasp_seg_ros.training.recipe import load_recipe
     config = load_config(ROOT / "config" / "ablation_data.yaml")
     rows = {row["id"]: row for row in config["rows"]}
-    same, more = (load_recipe(ROOT / rows[i]["recipe"],
-                              [*budget_sets(rows[i], config), *rows[i].get("set", [])])
-                  for i in ("more_epochs", "more_trays"))
+    same, more, most = (load_recipe(ROOT / rows[i]["recipe"],
+                                    [*budget_sets(rows[i], config), *rows[i].get("set", [])])
+                        for i in ("more_epochs", "more_trays", "more_scenes"))
     assert same.model == more.model and same.model.init == "ggcnn2_heightmap"
     assert same.data.extra_train == () and len(more.data.extra_train) == 1
     assert replace(more.data, extra_train=()) == same.data
     assert same.data.raised_background_weight == 60.0      # the default's last stage
     assert (same.train.epochs, more.train.epochs) == (10, 6)
     assert replace(more.train, epochs=10) == same.train and same.train.threads == 1
-    assert same.augmentation == more.augmentation
+    assert same.augmentation == more.augmentation == most.augmentation
+    # 900 more table scenes on top of the trays, at 4 epochs: 2160 x 4 images against 8100
+    assert most.data.extra_train[0] == more.data.extra_train[0]
+    assert len(most.data.extra_train) == 2 and most.data.extra_train[1].endswith("extra2/train")
+    assert replace(most.data, extra_train=()) == same.data
+    assert replace(most.train, epochs=6) == more.train and most.train.epochs == 4
+    assert config["sim_eval"]["compare_to"] == "ggcnn2_heightmap"
 
 
 def test_full_budget_drops_the_config_and_row_budgets():
