@@ -259,7 +259,7 @@ def test_distillation_rows_differ_only_in_the_teacher_term():
 
 
 def test_data_rows_differ_only_in_the_extra_scenes_and_their_epochs():
-    """More tray scenes against more epochs: the rows start from the shipped default with its
+    """More scenes against more epochs: the rows start from the shipped default with its
     last stage's settings; one adds the extra trays, one the trays and more table scenes, the
     other trains longer, on about the same number of images (README: "More tray scenes
     against more epochs")."""
