@@ -40,7 +40,7 @@ class HighestObjectBaseline:
     def __init__(self, config: DetectorConfig | None = None, *, top_band_m: float = 0.01,
                  margin_px: float = 6.0, min_region_px: int = 20,
                  max_width_px: float = 120.0, max_length_px: float = 180.0,
-                 max_regions: int = 200, closing: str = "minor") -> None:
+                 max_regions: int = 200, closing: str = "minor", sliver_px: int = 0) -> None:
         if closing not in ("minor", "major"):
             raise ValueError(f"closing must be 'minor' or 'major', got '{closing}'")
         self.config = config or DetectorConfig()
@@ -52,7 +52,7 @@ class HighestObjectBaseline:
         self.max_length_px = max_length_px
         self.max_regions = max_regions
         #: regions an erosion by this many pixels removes are skipped (0: none)
-        self.sliver_px = 0
+        self.sliver_px = sliver_px
 
     def _grasp(self, depth: np.ndarray) -> Grasp2D:
         remaining = depth.copy()
@@ -125,11 +125,12 @@ class HeightMapBaseline(HighestObjectBaseline):
         super().__init__(config, top_band_m=top_band_m, margin_px=margin_m / res,
                          min_region_px=max(1, round(min_region_m2 / res ** 2)),
                          max_width_px=max_width_m / res, max_length_px=max_length_m / res,
-                         max_regions=max_regions, closing=closing)
+                         max_regions=max_regions, closing=closing,
+                         # a tray's sloped inner wall, sliced into 1 cm bands of height,
+                         # leaves strips one or two cells wide where objects lean on it: no
+                         # object's top is that narrow
+                         sliver_px=1)
         self.spec = spec
-        # a tray's sloped inner wall, sliced into 1 cm bands of height, leaves strips one or
-        # two cells wide where objects lean on it: no object's top is that narrow
-        self.sliver_px = 1
 
     def detect(self, depth_m: np.ndarray, intrinsics: CameraIntrinsics) -> Detection:
         intrinsics.check_image(*depth_m.shape)

@@ -50,8 +50,6 @@ CONFIG_KEYS = {"name", "description", "out", "budget", "full_budget", "test", "t
                "sim_eval", "probe", "latency", "rows", "readme_marker"}
 ROW_KEYS = {"id", "name", "recipe", "set", "weights", "teacher", "budget", "predictor",
             "budget_note", "augment"}
-PREDICTORS = ("baseline", "baseline_along", "baseline_heightmap", "baseline_heightmap_along",
-              "oracle")
 BEGIN, END = "<!-- ablation:begin -->", "<!-- ablation:end -->"
 
 
@@ -74,6 +72,8 @@ def load_config(path: Path, sets: list[str] = ()) -> dict:
         {"scenario": s, "gripper": "legacy", "camera": "top"}
         for s in config["sim_eval"]["scenarios"]])
     from grasp_seg_ros.sim.evaluation import EVAL_CAMERAS, GRIPPERS, SCENARIOS
+    from grasp_seg_ros.sim.probe import BASELINES
+    predictors = (*BASELINES, "oracle")   # what sim.probe.make_predictor builds
     for run in config["sim_eval"]["runs"]:   # a typo fails here, not an hour into the trials
         for key, known in (("scenario", SCENARIOS), ("gripper", GRIPPERS),
                            ("camera", EVAL_CAMERAS)):
@@ -102,9 +102,9 @@ def load_config(path: Path, sets: list[str] = ()) -> dict:
         if "id" not in row or not ({"recipe", "weights", "predictor"} & set(row)):
             raise ValueError(f"{path}: every row needs an id and a recipe, weights or "
                              f"predictor: {row}")
-        if row.get("predictor") is not None and row["predictor"] not in PREDICTORS:
+        if row.get("predictor") is not None and row["predictor"] not in predictors:
             raise ValueError(f"{path}: row {row['id']!r}: predictor must be one of "
-                             f"{PREDICTORS}, got {row['predictor']!r}")
+                             f"{predictors}, got {row['predictor']!r}")
         if row["id"] in seen:
             raise ValueError(f"{path}: duplicate row id {row['id']!r}")
         if row.get("augment", "none") != "none":
