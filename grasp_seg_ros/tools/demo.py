@@ -68,11 +68,14 @@ def _listen(*, grasps: int, overlays: int, timeout_s: float, out_dir: Path,
     rclpy.init(args=[])
     node = rclpy.create_node("grasp_demo_listener")
     received: list[PoseStamped] = []
+    reported: list[PoseStamped] = []
     overlays_saved: list[Path] = []
     latencies_ms: list[dict[str, float]] = []
     reliable = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
     # ~/grasp has no header and topics are not ordered with each other: pair each pose with
-    # its grasp vector through the position both carry
+    # its grasp vector through the position both carry. A grasp counts once both halves
+    # came: the two subscriptions are matched separately, so the first poses may arrive
+    # before ~/grasp is connected and never find their vector
     pending: dict[tuple[float, ...], dict] = {}
 
     def key(xyz) -> tuple[float, ...]:
@@ -86,6 +89,7 @@ def _listen(*, grasps: int, overlays: int, timeout_s: float, out_dir: Path,
                  pose.header.stamp.nanosec, p.x, p.y, p.z, q.x, q.y, q.z, q.w,
                  np.degrees(values["angle_rad"]), 100 * values["width_m"], values["quality"],
                  latency_ms)
+        reported.append(pose)
 
     def match(k: tuple[float, ...], **item) -> None:
         entry = pending.setdefault(k, {})
@@ -118,7 +122,7 @@ def _listen(*, grasps: int, overlays: int, timeout_s: float, out_dir: Path,
     node.create_subscription(Image, "/grasp_detector/overlay", on_overlay, 1)
     deadline = time.monotonic() + timeout_s
     try:
-        while (len(received) < grasps or len(overlays_saved) < overlays) \
+        while (len(reported) < grasps or len(overlays_saved) < overlays) \
                 and time.monotonic() < deadline:
             rclpy.spin_once(node, timeout_sec=0.2)
             for name, proc in children.items():
@@ -131,12 +135,12 @@ def _listen(*, grasps: int, overlays: int, timeout_s: float, out_dir: Path,
     finally:
         node.destroy_node()
         rclpy.try_shutdown()
-    LOG.info("received %d grasps; saved %d overlays in %s", len(received),
+    LOG.info("received %d grasps; saved %d overlays in %s", len(reported),
              len(overlays_saved), out_dir)
     if latencies_ms:
         LOG.info("end-to-end latency over %d grasps: %s", len(latencies_ms),
                  format_summary(summarise(latencies_ms)))
-    if len(received) < grasps:
+    if len(reported) < grasps:
         LOG.error("expected %d grasps within %.0f s; see the node logs in %s", grasps,
                   timeout_s, out_dir)
         return 1

@@ -52,8 +52,10 @@ def bad_frames():
          dict(image=raw_image("rgb8", 480, 640, 1920, bytes(480 * 1920)))),
         ("unsupported depth encoding 'mono8'",
          dict(image=raw_image("mono8", 480, 640, 640, bytes(480 * 640)))),
+        # the encoding is refused before the size is looked at: a small frame, as 3.7 MB
+        # of best-effort data are lost over and over on a loaded machine
         ("unsupported depth encoding '32FC3'",
-         dict(image=raw_image("32FC3", 480, 640, 7680, bytes(480 * 7680)))),
+         dict(image=raw_image("32FC3", 120, 160, 1920, bytes(120 * 1920)))),
         ("data holds 1000 bytes", dict(image=raw_image("16UC1", 480, 640, 1280, bytes(1000)))),
         ("valid depth", dict(depth_m=np.zeros((480, 640), np.float32))),     # all zero
         ("valid depth", dict(image=f32(np.nan))),
