@@ -1,6 +1,7 @@
 """The angle probe: objects of known pose, many orientations and cameras, no physics.
 
-    grasp-seg probe --model ggcnn2 [--gripper robotiq_2f85] [--out probe_output]
+    grasp-seg probe --model ggcnn2 [--objects primitives|shapes] [--gripper robotiq_2f85]
+        [--out probe_output]
     grasp-seg probe --model baseline
 
 Each probe object (boxes, bars 6-25 cm, a lying cylinder, a plate) lies on the table at the
@@ -18,6 +19,17 @@ would execute it, and compared with the object's known geometry:
 A predictor that ignores orientation scores a median near 45 deg; one that closes along the
 long axis near 90. Writes probe.csv (one line per view), probe.json (summaries by object,
 camera and overall) and probe.png.
+
+On those primitives the short axis of the footprint is the answer, so a rule that closes
+across the principal axis of the highest region scores as well as any network. ``--objects
+shapes`` runs L-, T- and V-shaped objects instead (bars 2.5 cm wide, joined), where it is not:
+their centroid lies off the object or on a joint, and their principal axis crosses no arm. For
+them the right closing direction depends on where the grasp is. A line through the grasp
+centre cuts a piece out of the object (the stretch between the fingers' contacts); the right
+directions are those whose piece is narrowest (local minima over the half turn, within 5 mm
+of the narrowest: across an arm away from the joints, diagonal in an L's corner), and the
+error is the angle to the nearest of them. A centre off the object counts as 90 deg (no
+direction is right there), and the opening is judged against the piece the closing line cuts.
 """
 
 from __future__ import annotations
@@ -49,13 +61,24 @@ class ProbeObject:
     """A primitive of known geometry; its long horizontal axis is its local x."""
 
     name: str
-    kind: str                          #: 'box' or 'cylinder' (lying, axis along x)
+    kind: str                          #: 'box', 'cylinder' (lying, axis along x) or 'parts'
     size_m: tuple[float, float, float]  #: full extents (x, y, z); cylinder: (length, d, d)
+    #: kind 'parts': boxes of height size_m[2] as (x, y, yaw_deg, length, width) in the
+    #: object's frame, length along the part's own x
+    parts: tuple[tuple[float, float, float, float, float], ...] = ()
 
     @property
     def short_m(self) -> float:
         """Extent across the long axis: the width a grasp across should open to."""
         return float(self.size_m[1])
+
+    def footprint(self, yaw_rad: float, xy: tuple[float, float]) -> np.ndarray:
+        """(K, 5) rectangles on the table: centre x, y, yaw (rad), length, width."""
+        parts = self.parts or ((0.0, 0.0, 0.0, self.size_m[0], self.size_m[1]),)
+        c, s = np.cos(yaw_rad), np.sin(yaw_rad)
+        return np.array([(xy[0] + c * px - s * py, xy[1] + s * px + c * py,
+                          yaw_rad + np.radians(pyaw), length, width)
+                         for px, py, pyaw, length, width in parts], np.float64)
 
 
 PROBE_OBJECTS: tuple[ProbeObject, ...] = (
@@ -67,6 +90,19 @@ PROBE_OBJECTS: tuple[ProbeObject, ...] = (
     ProbeObject("cylinder_lying", "cylinder", (0.14, 0.04, 0.04)),
     ProbeObject("plate_12x6", "box", (0.12, 0.06, 0.015)),
 )
+
+#: bars 2.5 cm wide and 3 cm high, joined, each centred on its bounding box: an L (arms of 12
+#: and 10 cm), a T (a 14 cm bar on a 7.5 cm stem) and a V (two 11 cm arms 60 deg apart)
+SHAPE_OBJECTS: tuple[ProbeObject, ...] = (
+    ProbeObject("L_12x10", "parts", (0.12, 0.10, 0.03),
+                ((0.0, -0.0375, 0.0, 0.12, 0.025), (-0.0475, 0.0, 90.0, 0.10, 0.025))),
+    ProbeObject("T_14x10", "parts", (0.14, 0.10, 0.03),
+                ((0.0, 0.0375, 0.0, 0.14, 0.025), (0.0, -0.0125, 90.0, 0.075, 0.025))),
+    ProbeObject("V_11_60", "parts", (0.10, 0.12, 0.03),
+                ((0.0, 0.0275, 30.0, 0.11, 0.025),
+                 (0.0, -0.0275, -30.0, 0.11, 0.025))),
+)
+OBJECT_SETS = {"primitives": PROBE_OBJECTS, "shapes": SHAPE_OBJECTS}
 
 
 @dataclass(frozen=True)
@@ -100,8 +136,21 @@ class ProbeView:
     extra: dict = field(default_factory=dict)
 
 
-def _create(client: int, obj: ProbeObject, yaw_rad: float, xy: tuple[float, float]) -> int:
+def _create(client: int, obj: ProbeObject, yaw_rad: float, xy: tuple[float, float]
+            ) -> list[int]:
+    """The object's bodies (one per part; static, rendered only)."""
     sx, sy, sz = obj.size_m
+    if obj.kind == "parts":
+        bodies = []
+        for x, y, yaw, length, width in obj.footprint(yaw_rad, xy):
+            shape = pybullet.createCollisionShape(
+                pybullet.GEOM_BOX, halfExtents=[length / 2, width / 2, sz / 2],
+                physicsClientId=client)
+            bodies.append(pybullet.createMultiBody(
+                0.0, shape, basePosition=[x, y, sz / 2],
+                baseOrientation=pybullet.getQuaternionFromEuler([0.0, 0.0, yaw]),
+                physicsClientId=client))
+        return bodies
     if obj.kind == "box":
         shape = pybullet.createCollisionShape(pybullet.GEOM_BOX,
                                               halfExtents=[sx / 2, sy / 2, sz / 2],
@@ -113,17 +162,74 @@ def _create(client: int, obj: ProbeObject, yaw_rad: float, xy: tuple[float, floa
         orn = pybullet.getQuaternionFromEuler([0.0, np.pi / 2, yaw_rad])
     else:
         raise ValueError(f"unknown probe object kind '{obj.kind}'")
-    return pybullet.createMultiBody(0.0, shape, basePosition=[xy[0], xy[1], sz / 2],
-                                    baseOrientation=orn, physicsClientId=client)
+    return [pybullet.createMultiBody(0.0, shape, basePosition=[xy[0], xy[1], sz / 2],
+                                     baseOrientation=orn, physicsClientId=client)]
+
+
+def _inside(rects: np.ndarray, points_xy: np.ndarray, margin_m: float = 0.0) -> np.ndarray:
+    """(...,) whether each (..., 2) point lies on any of the (K, 5) footprint rectangles."""
+    d = points_xy[..., None, :] - rects[:, :2]                        # (..., K, 2)
+    c, s = np.cos(rects[:, 2]), np.sin(rects[:, 2])
+    along = d[..., 0] * c + d[..., 1] * s
+    across = -d[..., 0] * s + d[..., 1] * c
+    return ((np.abs(along) <= rects[:, 3] / 2 + margin_m)
+            & (np.abs(across) <= rects[:, 4] / 2 + margin_m)).any(axis=-1)
+
+
+def extent_along(rects: np.ndarray, centre_xy: np.ndarray, yaw_rad) -> np.ndarray:
+    """The length of the footprint's piece that a line through ``centre_xy`` at each
+    ``yaw_rad`` cuts at the centre (or the piece nearest to it): what the fingers of a parallel
+    gripper closing there clamp, and so the least they must open to; 0 where a line misses the
+    footprint. Exact: each rectangle cuts a line in one interval (slab intersection), and
+    overlapping intervals are one piece."""
+    yaw = np.atleast_1d(np.asarray(yaw_rad, np.float64))[:, None]          # (A, 1)
+    rel = np.asarray(centre_xy, np.float64) - rects[:, :2]                  # (K, 2)
+    c, s = np.cos(rects[:, 2]), np.sin(rects[:, 2])
+    lo, hi = np.full((len(yaw), len(rects)), -np.inf), np.full((len(yaw), len(rects)), np.inf)
+    for origin, direction, half in (
+            (rel[:, 0] * c + rel[:, 1] * s, np.cos(yaw - rects[:, 2]), rects[:, 3] / 2),
+            (-rel[:, 0] * s + rel[:, 1] * c, np.sin(yaw - rects[:, 2]), rects[:, 4] / 2)):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t0, t1 = (-half - origin) / direction, (half - origin) / direction
+        parallel = np.abs(direction) < 1e-12
+        inside = np.abs(origin) <= half
+        # a line parallel to a side cuts the slab everywhere or nowhere
+        near = np.where(parallel, np.where(inside, -np.inf, np.inf), np.minimum(t0, t1))
+        far = np.where(parallel, np.where(inside, np.inf, -np.inf), np.maximum(t0, t1))
+        lo, hi = np.maximum(lo, near), np.minimum(hi, far)
+    hit = lo <= hi
+    lo, hi = np.where(hit, lo, np.inf), np.where(hit, hi, -np.inf)
+    # start from the interval nearest the centre (0 when it holds it), then take in every
+    # interval that touches the piece so far: as many rounds as rectangles join it up
+    gap = np.where(hit, np.maximum(lo, -hi).clip(min=0.0), np.inf)
+    k = np.argmin(gap, axis=1)[:, None]
+    first = np.take_along_axis(lo, k, 1)[:, 0]
+    last = np.take_along_axis(hi, k, 1)[:, 0]
+    for _ in range(rects.shape[0]):
+        touch = hit & (lo <= last[:, None] + 1e-4) & (hi >= first[:, None] - 1e-4)
+        first = np.minimum(first, np.where(touch, lo, np.inf).min(axis=1))
+        last = np.maximum(last, np.where(touch, hi, -np.inf).max(axis=1))
+    return np.where(hit.any(axis=1), last - first, 0.0)
+
+
+def narrowest_error_deg(rects: np.ndarray, centre_xy: np.ndarray, yaw_rad: float, *,
+                        tolerance_m: float = 0.005) -> float:
+    """Angle from a closing direction to the nearest direction along which the footprint is
+    narrowest through ``centre_xy``, in [0, 90]: the directions of the extent's local minima
+    (over the half turn) within ``tolerance_m`` of the narrowest, so that two equally narrow
+    cuts (an L's corner) are both right while a bar has one, across it."""
+    candidates = np.radians(np.arange(0.0, 180.0, 1.0))
+    extents = extent_along(rects, centre_xy, candidates)
+    extents = np.where(extents > 0, extents, np.inf)
+    local_min = (extents <= np.roll(extents, 1)) & (extents <= np.roll(extents, -1))
+    good = candidates[local_min & (extents <= extents.min() + tolerance_m)]
+    return float(np.degrees(angle_difference(yaw_rad, good).min()))
 
 
 def _on_footprint(obj: ProbeObject, yaw_rad: float, xy: tuple[float, float],
                   point_xy: np.ndarray, margin_m: float = 0.002) -> bool:
-    d = point_xy - np.asarray(xy)
-    along = d @ np.array([np.cos(yaw_rad), np.sin(yaw_rad)])
-    across = d @ np.array([-np.sin(yaw_rad), np.cos(yaw_rad)])
-    return bool(abs(along) <= obj.size_m[0] / 2 + margin_m
-                and abs(across) <= obj.size_m[1] / 2 + margin_m)
+    return bool(_inside(obj.footprint(yaw_rad, xy), np.asarray(point_xy, np.float64),
+                        margin_m))
 
 
 def run_probe(predictor, *, objects: tuple[ProbeObject, ...] = PROBE_OBJECTS,
@@ -148,7 +254,7 @@ def run_probe(predictor, *, objects: tuple[ProbeObject, ...] = PROBE_OBJECTS,
                 yaw = np.radians(yaw_deg)
                 # the object off the image centre by a little, different per orientation
                 xy = tuple(rng.uniform(-0.02, 0.02, 2))
-                body = _create(client, obj, yaw, xy)
+                bodies = _create(client, obj, yaw, xy)
                 kind = CAMERA_KINDS[k % len(CAMERA_KINDS)]
                 for cam_spec in cameras:
                     camera = camera_model(kind, height_m=cam_spec.height_m,
@@ -157,7 +263,8 @@ def run_probe(predictor, *, objects: tuple[ProbeObject, ...] = PROBE_OBJECTS,
                     views.append(_view(predictor, client, camera, cam_spec, obj, yaw, xy,
                                        profile, rng))
                     bar.update()
-                pybullet.removeBody(body, physicsClientId=client)
+                for body in bodies:
+                    pybullet.removeBody(body, physicsClientId=client)
     finally:
         bar.close()
         pybullet.disconnect(client)
@@ -177,6 +284,16 @@ def _view(predictor, client: int, camera: CameraConfig, cam_spec: ProbeCamera,
         return ProbeView(**base, found=False, error_deg=90.0, on_object=False,
                          reason=f"no grasp: {exc}")
     world = pose_to_world_grasp(best, camera)
+    centre = np.array([world.x_m, world.y_m])
+    on_object = _on_footprint(obj, yaw, xy, centre)
+    if obj.kind == "parts":
+        rects = obj.footprint(yaw, xy)
+        error = narrowest_error_deg(rects, centre, world.yaw_rad) if on_object else 90.0
+        extent = float(extent_along(rects, centre, world.yaw_rad)[0])
+        expected = extent + profile.clearance_m if extent > 0 else float("nan")
+        return ProbeView(**base, found=True, error_deg=error, on_object=on_object,
+                         width_m=float(best.width_m), width_error_m=float(best.width_m - expected),
+                         over_stroke=bool(best.width_m > profile.stroke_m))
     short_axis = yaw + np.pi / 2
     error = float(np.degrees(angle_difference(world.yaw_rad, short_axis)))
     # extent across the closing direction, for a box footprint
@@ -184,15 +301,15 @@ def _view(predictor, client: int, camera: CameraConfig, cam_spec: ProbeCamera,
     sx, sy = obj.size_m[0], obj.size_m[1]
     across = min(sx / max(abs(np.cos(rel)), 1e-6), sy / max(abs(np.sin(rel)), 1e-6))
     expected = across + profile.clearance_m
-    return ProbeView(**base, found=True, error_deg=error,
-                     on_object=_on_footprint(obj, yaw, xy, np.array([world.x_m, world.y_m])),
+    return ProbeView(**base, found=True, error_deg=error, on_object=on_object,
                      width_m=float(best.width_m), width_error_m=float(best.width_m - expected),
                      over_stroke=bool(best.width_m > profile.stroke_m))
 
 
 def _summary(views: list[ProbeView]) -> dict:
     err = np.array([v.error_deg for v in views])
-    werr = np.array([v.width_error_m for v in views if v.found])
+    werr = np.array([v.width_error_m for v in views
+                     if v.found and np.isfinite(v.width_error_m)])
     return {"views": len(views),
             "median_error_deg": float(np.median(err)) if len(err) else float("nan"),
             "within_20deg": float(np.mean(err <= 20.0)) if len(err) else float("nan"),
@@ -301,6 +418,9 @@ def main(argv: list[str] | None = None) -> None:
                    help="whose clearance and stroke the width is judged against")
     p.add_argument("--augment", default="none", choices=tuple(AUGMENTS),
                    help="test-time augmentation of the network (the node's augment)")
+    p.add_argument("--objects", default="primitives", choices=tuple(OBJECT_SETS),
+                   help="the seven primitives, or L-, T- and V-shapes where the principal "
+                        "axis is not the answer")
     p.add_argument("--yaws", type=int, default=12, help="orientations over 180 deg")
     p.add_argument("--heights", type=float, nargs="+", default=[0.35, 0.6, 0.9])
     p.add_argument("--tilts", type=float, nargs="+", default=[0.0, 15.0, 30.0])
@@ -310,19 +430,21 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     predictor, name = make_predictor(args.model, args.augment)
     cameras = tuple(ProbeCamera(h, t) for h in args.heights for t in args.tilts)
-    views = run_probe(predictor, cameras=cameras, yaws=args.yaws, gripper=args.gripper,
-                      seed=args.seed)
+    views = run_probe(predictor, objects=OBJECT_SETS[args.objects], cameras=cameras,
+                      yaws=args.yaws, gripper=args.gripper, seed=args.seed)
     summary = summarise_probe(views)
-    summary.update({"model": name, "gripper": args.gripper, "yaws": args.yaws,
+    summary.update({"model": name, "objects": args.objects, "gripper": args.gripper,
+                    "yaws": args.yaws,
                     "heights_m": args.heights, "tilts_deg": args.tilts,
                     "camera_kinds": list(CAMERA_KINDS)})
-    write_probe(views, summary, args.out, f"probe_{name}")
+    stem = f"probe_{name}" if args.objects == "primitives" else f"probe_{args.objects}_{name}"
+    write_probe(views, summary, args.out, stem)
     o = summary["overall"]
     LOG.info("%s: closing-axis error %.1f deg median, %.0f%% within 20 deg, %.0f%% on the "
              "object, width within 1.5 cm %.0f%%, over stroke %.0f%% (%d views); outputs in "
-             "%s/probe_%s.*", name, o["median_error_deg"], 100 * o["within_20deg"],
+             "%s/%s.*", name, o["median_error_deg"], 100 * o["within_20deg"],
              100 * o["on_object"], 100 * o["width_within_1p5cm"], 100 * o["over_stroke"],
-             o["views"], args.out, name)
+             o["views"], args.out, stem)
 
 
 if __name__ == "__main__":

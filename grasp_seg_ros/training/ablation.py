@@ -9,7 +9,8 @@ known-bad control; ``baseline_heightmap`` and ``baseline_heightmap_along``, the 
 height map; or ``oracle``, the labelling trials' choice: the labels' own grasps, which has
 no probe); then measure the rectangle metric on the test split (unseen objects, when
 the config names one), the angle probe (``probe``: closing-axis error, centres on the object
-and width, over orientations, camera heights and tilts; sim.probe), simulated grasp success
+and width, over orientations, camera heights and tilts; sim.probe; ``shapes_probe``: the same
+on L, T and V shapes, where the principal axis is not the answer), simulated grasp success
 (``sim_eval``: every listed scenario x gripper profile x camera, with 95% intervals; with
 ``extra_seeds``, more blocks of ``trials`` attempts from those scene seeds, pooled in the
 table's cells, by block in ablation.md, and with ``compare_to: ROW_ID`` each row's mean paired
@@ -47,7 +48,7 @@ from grasp_seg_ros.sim.seeds import SEED_RANGES
 LOG = logging.getLogger("grasp_seg_ros.ablation")
 
 CONFIG_KEYS = {"name", "description", "out", "budget", "full_budget", "test", "test_depth",
-               "sim_eval", "probe", "latency", "rows", "readme_marker"}
+               "sim_eval", "probe", "shapes_probe", "latency", "rows", "readme_marker"}
 ROW_KEYS = {"id", "name", "recipe", "set", "weights", "teacher", "budget", "predictor",
             "budget_note", "augment"}
 BEGIN, END = "<!-- ablation:begin -->", "<!-- ablation:end -->"
@@ -87,9 +88,11 @@ def load_config(path: Path, sets: list[str] = ()) -> dict:
         raise ValueError(f"{path}: sim_eval.extra_seeds must be distinct scene seeds in the "
                          f"trials' range {held.start}..{held.stop - 1} (sim.seeds), got "
                          f"{extra!r}")
-    if config.get("probe") is not None:
-        config["probe"] = {"yaws": 12, "heights": [0.35, 0.6, 0.9], "tilts": [0.0, 15.0, 30.0],
-                           "gripper": "robotiq_2f85", **config["probe"]}
+    for key in ("probe", "shapes_probe"):   # the primitives; the L, T and V shapes
+        if config.get(key) is not None:
+            config[key] = {"yaws": 12, "heights": [0.35, 0.6, 0.9],
+                           "tilts": [0.0, 15.0, 30.0], "gripper": "robotiq_2f85",
+                           **config[key]}
     config["latency"] = {"frames": 50, "threads": 1, **(config.get("latency") or {})}
     rows = config.get("rows") or []
     if not rows:
@@ -206,7 +209,7 @@ def evaluate_row(row: dict, weights: Path, config: dict, out: Path) -> dict:
     """Everything the table shows for one row (cached in out/<id>/result.json)."""
     from grasp_seg_ros.sim.evaluation import (EVAL_SEED_OFFSET, run_sim_eval,
                                               summarise_attempts)
-    from grasp_seg_ros.sim.probe import (ProbeCamera, make_predictor, run_probe,
+    from grasp_seg_ros.sim.probe import (OBJECT_SETS, ProbeCamera, make_predictor, run_probe,
                                          summarise_probe)
     network = not row.get("predictor")
     augment = row.get("augment", "none")
@@ -225,8 +228,9 @@ def evaluate_row(row: dict, weights: Path, config: dict, out: Path) -> dict:
         if config.get("test"):
             settings["test"] = {"weights": digest, "data": config.get("test"),
                                 "depth": config["test_depth"]}
-    if config.get("probe") and row.get("predictor") != "oracle":  # it needs the scene
-        settings["probe"] = {"weights": digest, **config["probe"]}
+    for key in ("probe", "shapes_probe"):
+        if config.get(key) and row.get("predictor") != "oracle":  # it needs the scene
+            settings[key] = {"weights": digest, **config[key]}
     cache = out / row["id"] / "result.json"
     cached = json.loads(cache.read_text()) if cache.is_file() else {}
     fresh = {part for part in settings
@@ -257,13 +261,15 @@ def evaluate_row(row: dict, weights: Path, config: dict, out: Path) -> dict:
         cache.write_text(json.dumps(result, indent=2, default=float))
 
     predictor, _ = make_predictor(str(weights) if network else row["predictor"], augment)
-    if "probe" in settings and "probe" not in fresh:
-        pc = config["probe"]
+    for key, objects in (("probe", "primitives"), ("shapes_probe", "shapes")):
+        if key not in settings or key in fresh:
+            continue
+        pc = config[key]
         cameras = tuple(ProbeCamera(float(h), float(t))
                         for h in pc["heights"] for t in pc["tilts"])
-        views = run_probe(predictor, cameras=cameras, yaws=int(pc["yaws"]),
-                          gripper=pc["gripper"])
-        result["probe"] = summarise_probe(views)
+        views = run_probe(predictor, objects=OBJECT_SETS[objects], cameras=cameras,
+                          yaws=int(pc["yaws"]), gripper=pc["gripper"])
+        result[key] = summarise_probe(views)
         save()
     for part in [p for p in settings if p.startswith("sim_eval") and p not in fresh]:
         seed = settings[part].get("seed", EVAL_SEED_OFFSET)
@@ -415,20 +421,43 @@ def render_table(results: list[dict], config: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render_probe_table(results: list[dict], key: str) -> str:
+def render_probe_table(results: list[dict], key: str, probe: str = "probe") -> str:
     """Median closing-axis error (and share within 20 deg) of every row, by object or by
-    camera (``key``: a group of sim.probe.summarise_probe)."""
-    rows = [r for r in results if r.get("probe")]
+    camera (``key``: a group of sim.probe.summarise_probe; ``probe``: 'probe' or
+    'shapes_probe')."""
+    rows = [r for r in results if r.get(probe)]
     if not rows:
         return ""
-    groups = list(rows[0]["probe"][key])
+    groups = list(rows[0][probe][key])
     lines = ["| model | " + " | ".join(groups) + " |", "|" + " --- |" * (len(groups) + 1)]
     for r in rows:
-        g = r["probe"][key]
+        g = r[probe][key]
         lines.append(f"| {r['name']} | " + " | ".join(
             f"{g[k]['median_error_deg']:.0f} ({100 * g[k]['within_20deg']:.0f}%)"
             if k in g else "-" for k in groups) + " |")
     return "\n".join(lines) + "\n"
+
+
+def shapes_section(results: list[dict], config: dict) -> str:
+    """The probe on L, T and V shapes: overall, then by shape ("" without shapes_probe)."""
+    rows = [r for r in results if r.get("shapes_probe")]
+    if not config.get("shapes_probe") or not rows:
+        return ""
+    shapes = list(rows[0]["shapes_probe"]["by_object"])
+    head = ["model", "median axis error", "within 20 deg", "on object", "width within 1.5 cm",
+            *(f"{s}: median (within 20)" for s in shapes)]
+    lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
+    for r in rows:
+        o, g = r["shapes_probe"]["overall"], r["shapes_probe"]["by_object"]
+        lines.append("| " + " | ".join([
+            r["name"], f"{o['median_error_deg']:.1f} deg", f"{100 * o['within_20deg']:.0f}%",
+            f"{100 * o['on_object']:.0f}%", f"{100 * o['width_within_1p5cm']:.0f}%",
+            *(f"{g[s]['median_error_deg']:.0f} ({100 * g[s]['within_20deg']:.0f}%)"
+              if s in g else "-" for s in shapes)]) + " |")
+    views = rows[0]["shapes_probe"]["overall"]["views"]
+    return (f"\nThe angle probe on L, T and V shapes ({views} views per row; the right "
+            "directions are the narrowest cuts through the grasp centre, a centre off the "
+            "object counts as 90 deg; sim.probe):\n\n" + "\n".join(lines) + "\n")
 
 
 def plot(results: list[dict], path: Path) -> None:
@@ -493,6 +522,10 @@ def run(config: dict, rows: list[str] | None = None) -> list[dict]:
     extra = ""
     if config["sim_eval"].get("extra_seeds"):
         extra += "\n## Sim trials by block of seeds\n" + blocks_section(results, config)
+    if config.get("shapes_probe"):
+        extra += ("\n## Angle probe on shapes\n" + shapes_section(results, config)
+                  + "\n## Angle probe on shapes by camera (height m, tilt deg)\n\n"
+                  + render_probe_table(results, "by_camera", "shapes_probe"))
     if config.get("probe"):
         extra += ("\n## Angle probe by object: median closing-axis error in deg (share within "
                   "20 deg)\n\n" + render_probe_table(results, "by_object")
@@ -523,7 +556,7 @@ def main(argv: list[str] | None = None) -> int:
     results = run(config, args.rows)
     if args.readme:
         update_readme(args.readme, render_table(results, config)
-                      + blocks_section(results, config),
+                      + blocks_section(results, config) + shapes_section(results, config),
                       config.get("readme_marker", "ablation"))
     return 0
 

@@ -4,10 +4,12 @@ import numpy as np
 import pybullet
 import pytest
 
-from grasp_seg_ros.inference.baseline import HighestObjectBaseline
+from grasp_seg_ros.core.resources import DEFAULT_MODEL, shipped_models
+from grasp_seg_ros.inference.baseline import HeightMapBaseline, HighestObjectBaseline
 from grasp_seg_ros.sim.camera import (CAMERA_MODELS, CameraConfig, camera_model, random_camera,
                                       render)
-from grasp_seg_ros.sim.probe import (PROBE_OBJECTS, ProbeCamera, main, run_probe,
+from grasp_seg_ros.sim.probe import (PROBE_OBJECTS, SHAPE_OBJECTS, ProbeCamera, _inside,
+                                     extent_along, main, narrowest_error_deg, run_probe,
                                      summarise_probe)
 
 TOP_DOWN = (ProbeCamera(0.5, 0.0), ProbeCamera(0.8, 0.0))
@@ -47,6 +49,69 @@ def test_probe_command_writes_its_outputs(tmp_path):
     assert len((tmp_path / "probe_baseline.csv").read_text().splitlines()) == 1 + 7 * 2 * 2
     assert (tmp_path / "probe_baseline.png").stat().st_size > 0
     assert "by_camera" in (tmp_path / "probe_baseline.json").read_text()
+    main(["--model", "baseline_heightmap", "--objects", "shapes", "--yaws", "1", "--heights",
+          "0.6", "--tilts", "0", "--out", str(tmp_path)])
+    lines = (tmp_path / "probe_shapes_baseline_heightmap.csv").read_text().splitlines()
+    assert [ln.split(",")[0] for ln in lines[1:]] == [o.name for o in SHAPE_OBJECTS]
+
+
+def _piece_by_sampling(rects, centre, yaw, step=1e-4):
+    """The run of footprint samples along the line that holds the centre (reference)."""
+    t = np.arange(-0.3, 0.3, step)
+    inside = _inside(rects, centre + t[:, None] * [np.cos(yaw), np.sin(yaw)], 1e-5)
+    lo = hi = int(np.argmin(np.abs(t)))
+    while lo > 0 and inside[lo - 1]:
+        lo -= 1
+    while hi < len(t) - 1 and inside[hi + 1]:
+        hi += 1
+    return t[hi] - t[lo]
+
+
+def test_the_shapes_piece_and_narrowest_direction_follow_the_geometry():
+    el, tee, vee = SHAPE_OBJECTS
+    rects = el.footprint(0.0, (0.0, 0.0))          # arms along +x (y = -3.75 cm) and +y
+    on_arm = np.array([0.02, -0.0375])
+    assert extent_along(rects, on_arm, [np.pi / 2, 0.0]) == pytest.approx([0.025, 0.12])
+    assert narrowest_error_deg(rects, on_arm, np.pi / 2) == 0.0      # across the arm
+    assert narrowest_error_deg(rects, on_arm, 0.0) == 90.0           # along it
+    corner = np.array([-0.0475, -0.0375])
+    # in the corner both diagonals are the narrowest cuts; across either arm runs along the other
+    assert narrowest_error_deg(rects, corner, np.pi / 4) == 0.0
+    assert narrowest_error_deg(rects, corner, 3 * np.pi / 4) == 0.0
+    assert narrowest_error_deg(rects, corner, np.pi / 2) == 45.0
+    # across one arm of the V near its apex the line runs on into the other arm; midway
+    # along the arm it meets the other arm only past a gap, which the fingers do not clamp
+    arm = np.radians(30.0)
+    mid = np.array([0.0, 0.0275])
+    near_apex = mid - 0.04 * np.array([np.cos(arm), np.sin(arm)])
+    rects = vee.footprint(0.0, (0.0, 0.0))
+    assert extent_along(rects, mid, arm + np.pi / 2)[0] == pytest.approx(0.025)
+    assert extent_along(rects, near_apex, arm + np.pi / 2)[0] > 0.05
+    rng = np.random.default_rng(0)
+    for obj in SHAPE_OBJECTS:
+        rects = obj.footprint(rng.uniform(0, np.pi), tuple(rng.uniform(-0.02, 0.02, 2)))
+        for _ in range(40):
+            centre, yaw = rng.uniform(-0.07, 0.07, 2), rng.uniform(0, np.pi)
+            if _inside(rects, centre):
+                assert extent_along(rects, centre, yaw)[0] == pytest.approx(
+                    _piece_by_sampling(rects, centre, yaw), abs=5e-4), obj.name
+
+
+@pytest.mark.skipif(DEFAULT_MODEL not in shipped_models(), reason="no shipped default model")
+def test_the_shapes_probe_fails_the_principal_axis_rule_and_not_the_default_model():
+    """On L, T and V shapes the rule that the primitives cannot tell from a network (the
+    height-map baseline) aims at the centroid, off the object, or across no arm."""
+    from grasp_seg_ros.inference.detector import GraspDetector
+    cameras = (ProbeCamera(0.6, 0.0), ProbeCamera(0.45, 25.0))
+    runs = {name: summarise_probe(run_probe(predictor, objects=SHAPE_OBJECTS, cameras=cameras,
+                                            yaws=3, progress=False))["overall"]
+            for name, predictor in (("rule", HeightMapBaseline()),
+                                    ("model", GraspDetector(DEFAULT_MODEL, device="cpu")))}
+    rule, model = runs["rule"], runs["model"]
+    assert rule["views"] == model["views"] == 3 * 3 * 2
+    assert rule["median_error_deg"] > 60.0 and rule["within_20deg"] <= 0.3, rule
+    assert model["median_error_deg"] < 15.0 and model["within_20deg"] >= 0.8, model
+    assert model["on_object"] >= 0.9 > rule["on_object"]
 
 
 @pytest.mark.parametrize("camera", [

@@ -115,6 +115,42 @@ def test_evaluation_rows_with_the_probe_and_a_sim_eval_grid(tmp_path):
         load_config(path)
 
 
+def test_a_shapes_probe_added_later_runs_alone_and_is_tabulated(tmp_path, monkeypatch):
+    import grasp_seg_ros.sim.evaluation as evaluation
+    import grasp_seg_ros.sim.probe as probe
+    calls = []   # spies on the real probe and trials: what ran
+    real_probe, real_trials = probe.run_probe, evaluation.run_sim_eval
+    monkeypatch.setattr(probe, "run_probe", lambda *a, **k: calls.append(
+        ("probe", tuple(o.name for o in k["objects"]))) or real_probe(*a, **k))
+    monkeypatch.setattr(evaluation, "run_sim_eval", lambda *a, **k: calls.append(
+        ("trials",)) or real_trials(*a, **k))
+    config = {"name": "eval", "out": str(tmp_path / "runs"), "test": None,
+              "probe": {"yaws": 1, "heights": [0.6], "tilts": [0.0]},
+              "sim_eval": {"trials": 1, "runs": [
+                  {"scenario": "isolated", "gripper": "robotiq_2f85", "camera": "top"}]},
+              "rows": [{"id": "rule", "name": "rule", "predictor": "baseline_heightmap"},
+                       {"id": "bad", "name": "control", "predictor": "baseline_heightmap_along"}]}
+    path = tmp_path / "eval.yaml"
+    path.write_text(yaml.safe_dump(config))
+    assert main(["--config", str(path)]) == 0
+    assert [c[0] for c in calls] == ["probe", "trials"] * 2
+    calls.clear()
+    config["shapes_probe"] = {"yaws": 2, "heights": [0.6], "tilts": [0.0]}
+    path.write_text(yaml.safe_dump(config))
+    readme = tmp_path / "README.md"
+    readme.write_text("# x\n<!-- ablation:begin -->\n<!-- ablation:end -->\n")
+    assert main(["--config", str(path), "--readme", str(readme)]) == 0
+    # the primitives' probe and the trials are cached; only the shapes run
+    assert calls == [("probe", ("L_12x10", "T_14x10", "V_11_60"))] * 2
+    results = {r["id"]: r for r in json.loads((tmp_path / "runs" / "ablation.json").read_text())}
+    assert all(r["shapes_probe"]["overall"]["views"] == 3 * 2 for r in results.values())
+    shapes = set(results["rule"]["shapes_probe"]["by_object"])
+    assert shapes == {"L_12x10", "T_14x10", "V_11_60"}
+    table = (tmp_path / "runs" / "ablation.md").read_text()
+    assert "## Angle probe on shapes" in table and "V_11_60: median (within 20)" in table
+    assert "The angle probe on L, T and V shapes (6 views per row" in readme.read_text()
+
+
 def test_extra_seed_blocks_are_pooled_compared_and_measured_once(tmp_path, monkeypatch):
     import grasp_seg_ros.sim.evaluation as evaluation
     calls = []   # a spy on the real trials: which seeds ran
