@@ -138,7 +138,7 @@ def _listen(*, grasps: int, overlays: int, timeout_s: float, out_dir: Path,
     LOG.info("received %d grasps; saved %d overlays in %s", len(reported),
              len(overlays_saved), out_dir)
     if latencies_ms:
-        LOG.info("end-to-end latency over %d grasps: %s", len(latencies_ms),
+        LOG.info("end-to-end latency over %d poses on /grasp_pose: %s", len(latencies_ms),
                  format_summary(summarise(latencies_ms)))
     if len(reported) < grasps:
         LOG.error("expected %d grasps within %.0f s; see the node logs in %s", grasps,
