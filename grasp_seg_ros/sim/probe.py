@@ -18,7 +18,8 @@ would execute it, and compared with the object's known geometry:
 
 A predictor that ignores orientation scores a median near 45 deg; one that closes along the
 long axis near 90. Writes probe.csv (one line per view), probe.json (summaries by object,
-camera and overall) and probe.png.
+camera and overall), probe.png (the summaries drawn) and probe_views.png (one view per object
+and orientation, the camera taking turns: the predictor's input with its grasp).
 
 On those primitives the short axis of the footprint is the answer, so a rule that closes
 across the principal axis of the highest region scores as well as any network. ``--objects
@@ -41,10 +42,12 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pybullet
 from tqdm import tqdm
 
+from grasp_seg_ros.core.draw import draw_grasps
 from grasp_seg_ros.core.errors import GraspSegError, NoGraspFound
 from grasp_seg_ros.core.grasp import angle_difference
 from grasp_seg_ros.core.resources import DEFAULT_MODEL
@@ -118,6 +121,7 @@ class ProbeCamera:
 DEFAULT_CAMERAS: tuple[ProbeCamera, ...] = tuple(
     ProbeCamera(h, t) for h in (0.35, 0.6, 0.9) for t in (0.0, 15.0, 30.0))
 CAMERA_KINDS = ("d435", "d405", "l515")
+THUMBNAIL_PX = 120
 
 
 @dataclass
@@ -134,6 +138,8 @@ class ProbeView:
     over_stroke: bool = False
     reason: str = ""
     extra: dict = field(default_factory=dict)
+    #: the predictor's input with its grasp drawn (kept for the views the sheet shows)
+    thumbnail: np.ndarray | None = field(default=None, repr=False)
 
 
 def _create(client: int, obj: ProbeObject, yaw_rad: float, xy: tuple[float, float]
@@ -256,12 +262,13 @@ def run_probe(predictor, *, objects: tuple[ProbeObject, ...] = PROBE_OBJECTS,
                 xy = tuple(rng.uniform(-0.02, 0.02, 2))
                 bodies = _create(client, obj, yaw, xy)
                 kind = CAMERA_KINDS[k % len(CAMERA_KINDS)]
-                for cam_spec in cameras:
+                for c, cam_spec in enumerate(cameras):
                     camera = camera_model(kind, height_m=cam_spec.height_m,
                                           tilt_deg=cam_spec.tilt_deg,
                                           azimuth_deg=float(rng.uniform(0.0, 360.0)))
+                    # one view per object and orientation is drawn, the camera taking turns
                     views.append(_view(predictor, client, camera, cam_spec, obj, yaw, xy,
-                                       profile, rng))
+                                       profile, rng, thumbnail=c == k % len(cameras)))
                     bar.update()
                 for body in bodies:
                     pybullet.removeBody(body, physicsClientId=client)
@@ -273,16 +280,21 @@ def run_probe(predictor, *, objects: tuple[ProbeObject, ...] = PROBE_OBJECTS,
 
 def _view(predictor, client: int, camera: CameraConfig, cam_spec: ProbeCamera,
           obj: ProbeObject, yaw: float, xy: tuple[float, float], profile,
-          rng: np.random.Generator) -> ProbeView:
+          rng: np.random.Generator, *, thumbnail: bool = False) -> ProbeView:
     depth_m, _ = render(camera, client)
     depth_m = CAMERA_NOISE[camera.name].apply(depth_m, rng)
     base = dict(obj=obj.name, camera=cam_spec.label, camera_kind=camera.name,
                 yaw_deg=float(np.degrees(yaw)))
     try:
-        best = predictor.detect(depth_m, camera.intrinsics()).best
+        det = predictor.detect(depth_m, camera.intrinsics())
     except (NoGraspFound, GraspSegError) as exc:
         return ProbeView(**base, found=False, error_deg=90.0, on_object=False,
                          reason=f"no grasp: {exc}")
+    best = det.best
+    if thumbnail:
+        base["thumbnail"] = cv2.resize(
+            draw_grasps(det.preprocessed.depth_m, [best.grasp_2d], upscale=1),
+            (THUMBNAIL_PX, THUMBNAIL_PX), interpolation=cv2.INTER_AREA)
     world = pose_to_world_grasp(best, camera)
     centre = np.array([world.x_m, world.y_m])
     on_object = _on_footprint(obj, yaw, xy, centre)
@@ -349,6 +361,28 @@ def write_probe(views: list[ProbeView], summary: dict, out_dir: Path, name: str)
                         f"{v.width_error_m:.4f}", int(v.over_stroke), v.reason])
     (out_dir / f"{name}.json").write_text(json.dumps(summary, indent=2))
     plot_probe(summary, out_dir / f"{name}.png", name)
+    views_sheet(views, out_dir / f"{name}_views.png")
+
+
+def views_sheet(views: list[ProbeView], path: Path, *, columns: int = 12,
+                max_tiles: int = 96) -> None:
+    """The drawn views (one per object and orientation), a row per object: the predictor's
+    input with its best grasp in red; green border = within 20 deg and on the object."""
+    drawn = [v for v in views if v.thumbnail is not None][:max_tiles]
+    if not drawn:
+        return
+    tiles = []
+    for v in drawn:
+        good = v.found and v.on_object and v.error_deg <= 20.0
+        tile = cv2.copyMakeBorder(v.thumbnail, 3, 3, 3, 3, cv2.BORDER_CONSTANT,
+                                  value=(0, 200, 0) if good else (0, 0, 230))
+        cv2.putText(tile, f"{v.error_deg:.0f}", (6, 18), cv2.FONT_HERSHEY_SIMPLEX, 0.45,
+                    (255, 255, 255), 1, cv2.LINE_AA)
+        tiles.append(tile)
+    blank = np.zeros_like(tiles[0])
+    rows = [np.hstack(tiles[i:i + columns] + [blank] * (columns - len(tiles[i:i + columns])))
+            for i in range(0, len(tiles), columns)]
+    cv2.imwrite(str(path), np.vstack(rows))
 
 
 def plot_probe(summary: dict, path: Path, title: str) -> None:

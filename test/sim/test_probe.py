@@ -1,5 +1,6 @@
 """The angle probe and the cameras it uses (real PyBullet renders, real predictors)."""
 
+import cv2
 import numpy as np
 import pybullet
 import pytest
@@ -53,6 +54,10 @@ def test_probe_command_writes_its_outputs(tmp_path):
           "0.6", "--tilts", "0", "--out", str(tmp_path)])
     lines = (tmp_path / "probe_shapes_baseline_heightmap.csv").read_text().splitlines()
     assert [ln.split(",")[0] for ln in lines[1:]] == [o.name for o in SHAPE_OBJECTS]
+    # one drawn view per object and orientation: three tiles in a row of twelve
+    sheet = cv2.imread(str(tmp_path / "probe_shapes_baseline_heightmap_views.png"))
+    assert sheet.shape == (126, 12 * 126, 3)
+    assert sheet[:, :3 * 126].std() > 10 and sheet[:, 3 * 126:].max() == 0
 
 
 def _piece_by_sampling(rects, centre, yaw, step=1e-4):
