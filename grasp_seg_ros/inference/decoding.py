@@ -72,7 +72,9 @@ def decode(raw: np.ndarray, pre: Preprocessed | HeightMap, intrinsics: CameraInt
                 break
         if not fitting:
             raise NoGraspFound(f"all {len(grasps_2d)} candidate grasps need a wider opening "
-                               f"than max_opening_m ({opening.max_opening_m} m)")
+                               f"than max_opening_m ({opening.max_opening_m} m) in every "
+                               f"direction rated at least quality_threshold "
+                               f"({params.quality_threshold:g})")
         grasps_2d = fitting
     if isinstance(pre, HeightMap):
         def to_pose(g: Grasp2D) -> GraspPose:

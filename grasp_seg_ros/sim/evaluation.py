@@ -3,6 +3,7 @@ from a rendered depth image, the simulated gripper executes it.
 
     grasp-seg sim-eval --model ggcnn --split test --scenario isolated --trials 100
     grasp-seg sim-eval --model baseline --scenario clutter --gripper franka --camera tilted
+    grasp-seg sim-eval --model ggcnn2_heightmap --scenario clutter --quality-threshold 0.2
 
 isolated: one object per scene, one attempt. clutter: 5-8 objects in a tray, picked until the
 tray is empty or 1.5 attempts per object are used; every attempt counts. Success = an object
@@ -359,6 +360,10 @@ def main(argv: list[str] | None = None) -> None:
                         "must get (the node's finger_reach_m)")
     p.add_argument("--augment", default="none", choices=tuple(AUGMENTS),
                    help="test-time augmentation of the network (the node's augment)")
+    p.add_argument("--quality-threshold", type=float, default=None,
+                   help="the node's quality_threshold (default: the node's default): a frame "
+                        "whose best grasp is rated lower gets no grasp, and the attempt counts "
+                        "as 'no grasp'")
     p.add_argument("--repeats", type=int, default=0,
                    help="re-execute each attempt's grasp this many times, jittered (+-2 mm, "
                         "+-5 deg), from the same moment: how reliable the chosen grasps are")
@@ -366,9 +371,15 @@ def main(argv: list[str] | None = None) -> None:
     args = p.parse_args(argv)
     if args.repeats < 0:
         p.error(f"--repeats must be >= 0, got {args.repeats}")
+    if args.quality_threshold is not None and not 0.0 <= args.quality_threshold <= 1.0:
+        p.error(f"--quality-threshold must be in [0, 1] (the node's range), got "
+                f"{args.quality_threshold}")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     from grasp_seg_ros.sim.probe import make_predictor
-    predictor, name = make_predictor(args.model, args.augment)
+    try:
+        predictor, name = make_predictor(args.model, args.augment, args.quality_threshold)
+    except ValueError as exc:
+        p.error(str(exc))
     selection = (GraspSelection(clearance=profile_clearance(args.gripper, args.finger_reach))
                  if args.clearance else None)
     attempts = run_sim_eval(predictor, split=args.split, scenario=args.scenario,
@@ -379,6 +390,7 @@ def main(argv: list[str] | None = None) -> None:
     summary.update({"model": name, "split": args.split, "scenario": args.scenario,
                     "sources": args.sources, "gripper": args.gripper, "camera": args.camera,
                     "seed": args.seed, "clearance": args.clearance,
+                    "quality_threshold": args.quality_threshold,
                     "repeat_jitter": asdict(RepeatJitter()) if args.repeats else None,
                     "finger_reach_m": args.finger_reach if args.clearance else None})
     tag = (f"{name}_{args.scenario}_{args.split}_{args.gripper}_{args.camera}"

@@ -419,14 +419,17 @@ def plot_probe(summary: dict, path: Path, title: str) -> None:
 BASELINES = ("baseline", "baseline_along", "baseline_heightmap", "baseline_heightmap_along")
 
 
-def make_predictor(model: str, augment: str = "none"):
-    """A GraspDetector on the CPU (with test-time ``augment``, inference.augment), or a
+def make_predictor(model: str, augment: str = "none", quality_threshold: float | None = None):
+    """A GraspDetector on the CPU (with test-time ``augment``, inference.augment, and the
+    node's ``quality_threshold`` when given, else the node's default), or a
     no-network baseline of BASELINES ('baseline': inference.baseline.HighestObjectBaseline on
     the depth crop; 'baseline_heightmap': HeightMapBaseline; '..._along': the known-bad
     control that closes along the long axis), or sim-eval's labels' reference ('oracle':
     sim.evaluation.TrialOracle; it grades the scene itself, so it runs in sim-eval only)."""
     if augment != "none" and model in ("oracle", *BASELINES):
         raise ValueError(f"'{model}' runs no network: test-time augmentation does not apply")
+    if quality_threshold is not None and model in ("oracle", *BASELINES):
+        raise ValueError(f"'{model}' runs no network: a quality threshold does not apply")
     if model == "oracle":
         from grasp_seg_ros.sim.evaluation import TrialOracle
         return TrialOracle(), model
@@ -435,10 +438,16 @@ def make_predictor(model: str, augment: str = "none"):
         closing = "major" if model.endswith("_along") else "minor"
         kind = HeightMapBaseline if "heightmap" in model else HighestObjectBaseline
         return kind(closing=closing), model
+    from dataclasses import replace
+
     from grasp_seg_ros.inference.detector import DetectorConfig, GraspDetector
-    detector = GraspDetector(model, device="cpu", config=DetectorConfig(augment=augment))
-    name = detector.model_path.stem
-    return detector, name if augment == "none" else f"{name}_{augment}"
+    config = DetectorConfig(augment=augment)
+    if quality_threshold is not None:
+        config = replace(config, decode=replace(config.decode,
+                                                quality_threshold=float(quality_threshold)))
+    detector = GraspDetector(model, device="cpu", config=config)
+    name = detector.model_path.stem + ("" if augment == "none" else f"_{augment}")
+    return detector, name if quality_threshold is None else f"{name}_q{quality_threshold:g}"
 
 
 def main(argv: list[str] | None = None) -> None:

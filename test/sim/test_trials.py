@@ -343,3 +343,26 @@ def test_repeats_tell_reliable_grasps_from_a_known_bad_predictor():
                                 gripper="robotiq_2f85", repeats=2, progress=False)
         rates[closing] = summarise_attempts(attempts)["repeats"]["hold_rate"]
     assert rates["minor"] >= 0.6 and rates["major"] <= rates["minor"] - 0.3, rates
+
+
+def test_the_sim_eval_command_applies_the_nodes_quality_threshold(tmp_path, capsys):
+    """A threshold above every rating the default model gives leaves no grasp to execute; the
+    node's default lets the same views through. No network: no threshold."""
+    import json
+
+    from grasp_seg_ros.core.resources import DEFAULT_MODEL, shipped_models
+    from grasp_seg_ros.sim.evaluation import main
+    if DEFAULT_MODEL not in shipped_models():
+        pytest.skip("no shipped default model")
+    for threshold in ("0.1", "0.999"):
+        main(["--model", DEFAULT_MODEL, "--trials", "2", "--quality-threshold", threshold,
+              "--out", str(tmp_path)])
+    results = {s["quality_threshold"]: s for s in
+               (json.loads(p.read_text()) for p in tmp_path.glob("*.json"))}
+    assert results[0.1]["no_grasp"] == 0 and results[0.999]["no_grasp"] == 2
+    for bad in (["--model", "baseline_heightmap", "--quality-threshold", "0.2"],
+                ["--quality-threshold", "1.5"]):
+        with pytest.raises(SystemExit):
+            main([*bad, "--trials", "1", "--out", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert "a quality threshold does not apply" in err and "must be in [0, 1]" in err
