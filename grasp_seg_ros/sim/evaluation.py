@@ -8,8 +8,11 @@ from a rendered depth image, the simulated gripper executes it.
 isolated: one object per scene, one attempt. clutter: 5-8 objects in a tray, picked until the
 tray is empty or 1.5 attempts per object are used; every attempt counts. Success = an object
 lifted and held through the gripper profile's trial (the realistic profiles shake and turn the
-wrist). Cameras: ``top`` (D435 intrinsics, 0.55 m straight down: the first training setting)
-and ``tilted`` (the same camera 0.55 m high, looking at the workspace 30 deg from vertical).
+wrist). Cameras: ``top`` (D435 intrinsics, 0.55 m straight down: the first training setting),
+``tilted`` (the same camera 0.55 m high, looking at the workspace 30 deg from vertical), ``far``
+(a D435 on a stand 0.9 m high, tilted 20 deg) and ``wrist`` (a D405 0.35 m straight down).
+``--quality-threshold`` sets the node's quality_threshold (a frame with no grasp rated that
+well counts as a missed attempt: "no grasp").
 Objects have masses from their volume (sim.objects.ObjectPhysics). Writes a CSV of attempts,
 a JSON summary and a contact sheet PNG.
 
