@@ -61,7 +61,8 @@ LOG = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class ProbeObject:
-    """A primitive of known geometry; its long horizontal axis is its local x."""
+    """An object of known geometry: a primitive (its long horizontal axis is its local x) or
+    boxes joined into one shape ('parts')."""
 
     name: str
     kind: str                          #: 'box', 'cylinder' (lying, axis along x) or 'parts'
