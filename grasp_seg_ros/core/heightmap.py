@@ -16,6 +16,7 @@ along -n, closing direction in the plane, centre on the top surface, all in the 
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, replace
 from functools import cached_property, lru_cache
 
@@ -129,6 +130,14 @@ def _rays(intrinsics: CameraIntrinsics, stride: int) -> np.ndarray:
     out = np.ascontiguousarray(np.moveaxis(rays[..., :2], -1, 0), np.float32)
     out.flags.writeable = False
     return out
+
+
+@lru_cache(maxsize=8)
+def _ray_ranges(intrinsics: CameraIntrinsics, stride: int) -> tuple[np.ndarray, ...]:
+    """Per column the least and greatest x/z of its rays, per row those of y/z (they vary
+    along a column or row only under lens distortion)."""
+    rays = _rays(intrinsics, stride)
+    return rays[0].min(axis=0), rays[0].max(axis=0), rays[1].min(axis=1), rays[1].max(axis=1)
 
 
 @dataclass(frozen=True)
@@ -280,6 +289,7 @@ class ImagePoints:
     rays: np.ndarray      #: (2, H', W') float32 x and y of the rays with z = 1
     z_m: np.ndarray       #: (H', W') float32 depth, NaN where invalid
     valid: np.ndarray     #: (H', W') bool
+    stride: int = 1       #: every stride-th pixel of the image
 
     @cached_property
     def _index(self) -> np.ndarray:
@@ -293,6 +303,41 @@ class ImagePoints:
         z = self.z_m.reshape(-1)[flat]
         rays = self.rays.reshape(2, -1)
         return np.stack([rays[0][flat] * z, rays[1][flat] * z, z], axis=-1)
+
+    def window(self, rows: slice, cols: slice) -> "ImagePoints":
+        """The points of a window of the (strided) image."""
+        return ImagePoints(self.rays[:, rows, cols], self.z_m[rows, cols],
+                           self.valid[rows, cols], self.stride)
+
+
+def grid_window(points: ImagePoints, grid: HeightMapGrid, ranges: tuple[np.ndarray, ...]
+                ) -> ImagePoints:
+    """The window of ``points`` outside which no point falls in the grid (exactly: the same
+    map renders from it, with less work where the grid covers part of the image).
+
+    A point falls in the grid when its projection along the normal does: it lies in the
+    prism over the grid's square (one cell of margin), and between the image's nearest and
+    farthest depth. That prism slice is convex, so its points' rays lie within the rays of its
+    eight corners; ``ranges`` (:func:`_ray_ranges`) say which columns and rows hold such rays.
+    """
+    n = grid.normal
+    with warnings.catch_warnings():   # no valid depth at all: NaN, and no window
+        warnings.simplefilter("ignore", RuntimeWarning)
+        depths = np.array([np.nanmin(points.z_m), np.nanmax(points.z_m)], np.float64)
+    if not np.isfinite(depths).all() or abs(n[2]) < 1e-6:
+        return points
+    s = grid.size_px
+    corners = grid.to_points(np.array([-1.5, -1.5, s + 0.5, s + 0.5]),
+                             np.array([-1.5, s + 0.5, -1.5, s + 0.5]), 0.0)
+    vertices = (corners[:, None, :]
+                + ((depths[None, :] - corners[:, None, 2]) / n[2])[..., None] * n)
+    vx, vy = vertices[..., 0] / vertices[..., 2], vertices[..., 1] / vertices[..., 2]
+    xmin, xmax, ymin, ymax = ranges
+    cols = np.flatnonzero((xmax >= vx.min()) & (xmin <= vx.max()))
+    rows = np.flatnonzero((ymax >= vy.min()) & (ymin <= vy.max()))
+    if cols.size == 0 or rows.size == 0:
+        return points.window(slice(0, 0), slice(0, 0))
+    return points.window(slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
 
 
 def image_points(depth_m: np.ndarray, intrinsics: CameraIntrinsics, *,
@@ -309,7 +354,8 @@ def image_points(depth_m: np.ndarray, intrinsics: CameraIntrinsics, *,
     stride = max(1, int(cell_m / (2.0 * footprint)))
     z = np.asarray(depth_m[::stride, ::stride], np.float32)
     ok = np.isfinite(z) & (z > 0)
-    return ImagePoints(_rays(intrinsics, stride), np.where(ok, z, np.float32(np.nan)), ok)
+    return ImagePoints(_rays(intrinsics, stride), np.where(ok, z, np.float32(np.nan)), ok,
+                       stride)
 
 
 def frame_points(depth_m: np.ndarray, intrinsics: CameraIntrinsics, *,
@@ -407,7 +453,8 @@ def make_height_map(depth_m: np.ndarray, intrinsics: CameraIntrinsics, spec: Hei
             plane, fitted = fallback_plane(points[:]), False
     if grid is None:
         grid = HeightMapGrid.facing(plane, intrinsics, spec, centre_px=centre_px)
-    img, _ = render(points, grid, intrinsics=intrinsics)
+    img, _ = render(grid_window(points, grid, _ray_ranges(intrinsics, points.stride)), grid,
+                    intrinsics=intrinsics)
     valid_fraction = float(np.isfinite(img).mean())
     if valid_fraction < min_valid_fraction:
         raise InvalidDepth(f"only {valid_fraction:.1%} of the height map holds valid depth "

@@ -7,8 +7,9 @@ from scipy.spatial.transform import Rotation
 from grasp_seg_ros.core.camera import CameraIntrinsics
 from grasp_seg_ros.core.errors import InvalidDepth
 from grasp_seg_ros.core.grasp import Grasp2D, angle_difference
-from grasp_seg_ros.core.heightmap import (HeightMapGrid, HeightMapSpec, Plane, fit_plane,
-                                          frame_points, make_height_map, render)
+from grasp_seg_ros.core.heightmap import (HeightMapGrid, HeightMapSpec, Plane, _ray_ranges,
+                                          fit_plane, frame_points, grid_window, image_points,
+                                          make_height_map, render)
 
 INTR = CameraIntrinsics(fx=385.0, fy=385.0, cx=319.5, cy=239.5, width=640, height=480)
 
@@ -65,6 +66,25 @@ def test_a_box_has_the_same_height_and_size_from_any_camera(tilt, height):
     assert cols.max() - cols.min() + 1 == pytest.approx(30, abs=3)
     assert rows.max() - rows.min() + 1 == pytest.approx(60, abs=3)
     assert abs(rows.mean() - 111.5) < 3 and abs(cols.mean() - 111.5) < 3
+
+
+@pytest.mark.parametrize("tilt,height,smaller", [
+    (0.0, 0.55, True), (0.0, 0.35, False), (30.0, 0.9, True), (15.0, 0.35, False)])
+def test_the_grid_window_renders_the_same_map_as_the_whole_image(tilt, height, smaller):
+    """Rendering only the window of the image that can reach the grid is exact: same map, bit
+    for bit, whether the window is smaller than the image (the grid covers part of the view)
+    or the whole image (a close camera)."""
+    spec = HeightMapSpec(224, 0.002)
+    depth, _ = tilted_table_depth(tilt, height, box=(0.03, 0.06, 0.15))
+    depth = depth + np.random.default_rng(2).normal(0, 0.002, depth.shape).astype(np.float32)
+    points = image_points(depth, INTR, cell_m=spec.resolution_m)
+    grid = HeightMapGrid.facing(fit_plane(points), INTR, spec)
+    window = grid_window(points, grid, _ray_ranges(INTR, points.stride))
+    fraction = window.z_m.size / points.z_m.size
+    assert fraction < 0.7 if smaller else fraction == 1.0
+    whole, part = render(points, grid, intrinsics=INTR), render(window, grid, intrinsics=INTR)
+    assert np.array_equal(whole[0], part[0], equal_nan=True)
+    assert np.isfinite(whole[0]).mean() > 0.9
 
 
 def test_grid_maps_cells_to_points_and_back():
