@@ -5,6 +5,7 @@ publishing. Here SIGINT and SIGTERM instead end spin() in the main thread; the n
 stops its workers (destroy_node) before the context goes away. Start-up errors of this
 package (bad model file, bad parameter) end the process with a message and exit code 1.
 A node whose ``finished`` attribute turns true ends the process with its ``exit_code`` (0).
+Unless the user has a Fast DDS profile of their own, the package's (ros.dds) is loaded.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from rclpy.node import Node
 from rclpy.signals import SignalHandlerOptions
 
 from grasp_seg_ros.core.errors import GraspSegError
+from grasp_seg_ros.ros.dds import use_package_profile
 
 
 def _raise_keyboard_interrupt(signum: int, frame: object) -> None:
@@ -34,12 +36,14 @@ def run_node(name: str, factory: Callable[[], Node], args: list[str] | None = No
     ``threads`` > 1 spins a MultiThreadedExecutor (for a service callback that waits while
     the node's other callbacks go on).
     """
+    _, dds_line = use_package_profile()   # before the middleware reads its profiles
     try:
         rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
     except _rclpy.RCLError as exc:  # e.g. a parameters file that is missing or not YAML
         rclpy.logging.get_logger(name).fatal(
             f"cannot start: {exc}. Check the files and values given after --ros-args.")
         return 1
+    rclpy.logging.get_logger(name).info(dds_line)
     signal.signal(signal.SIGINT, _raise_keyboard_interrupt)
     signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     node, executor = None, None
