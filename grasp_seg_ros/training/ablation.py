@@ -18,8 +18,10 @@ difference from that row per cell and block, with its standard error), the
 parameter count and the CPU inference latency (the node's optimised PyTorch path, median/p95
 over --frames, one thread). A row may distil from an earlier row (``teacher: "@row_id"``);
 ``budget_note`` replaces the budget cell of a row whose file's metadata holds only its last
-training stage. Results are cached per row (``result.json``, keyed on the weight file and the
-evaluation settings) so an interrupted run picks up where it stopped.
+training stage. A network row may set the node's ``augment`` (test-time augmentation)
+and ``quality_threshold`` (default: the node's). Results are cached per row
+(``result.json``, keyed on the weight file and the evaluation settings) so an interrupted
+run picks up where it stopped.
 
 Writes, in the config's ``out`` folder: ablation.md (the table, with each row's budget),
 ablation.json and ablation.png (accuracy against latency). ``--readme`` replaces the table
@@ -50,7 +52,7 @@ LOG = logging.getLogger("grasp_seg_ros.ablation")
 CONFIG_KEYS = {"name", "description", "out", "budget", "full_budget", "test", "test_depth",
                "sim_eval", "probe", "shapes_probe", "latency", "rows", "readme_marker"}
 ROW_KEYS = {"id", "name", "recipe", "set", "weights", "teacher", "budget", "predictor",
-            "budget_note", "augment"}
+            "budget_note", "augment", "quality_threshold"}
 BEGIN, END = "<!-- ablation:begin -->", "<!-- ablation:end -->"
 
 
@@ -117,6 +119,14 @@ def load_config(path: Path, sets: list[str] = ()) -> dict:
                 check_augment_name(row["augment"])
             except ValueError as exc:
                 raise ValueError(f"{path}: row {row['id']!r}: {exc}") from None
+        if row.get("quality_threshold") is not None:
+            q = row["quality_threshold"]
+            if row.get("predictor"):
+                raise ValueError(f"{path}: row {row['id']!r}: quality_threshold needs a "
+                                 "network row")
+            if isinstance(q, bool) or not isinstance(q, (int, float)) or not 0.0 <= q <= 1.0:
+                raise ValueError(f"{path}: row {row['id']!r}: quality_threshold must be a "
+                                 f"number in [0, 1], got {q!r}")
         teacher = row.get("teacher")
         if teacher and teacher.startswith("@") and teacher[1:] not in seen:
             raise ValueError(f"{path}: row {row['id']!r} distils from {teacher}, which is not "
@@ -216,6 +226,9 @@ def evaluate_row(row: dict, weights: Path, config: dict, out: Path) -> dict:
     digest = _digest(weights) if network else row["predictor"]
     if augment != "none":   # other rows keep their cache keys
         digest = f"{digest} augment={augment}"
+    threshold = row.get("quality_threshold")
+    if threshold is not None:
+        digest = f"{digest} quality_threshold={float(threshold):g}"
     # the first block keeps the key it had before extra_seeds existed; each extra block is a
     # part of its own, so adding seeds measures only the new blocks
     block = {k: v for k, v in config["sim_eval"].items()
@@ -260,7 +273,8 @@ def evaluate_row(row: dict, weights: Path, config: dict, out: Path) -> dict:
     def save() -> None:  # after every part: an interrupted row keeps what it measured
         cache.write_text(json.dumps(result, indent=2, default=float))
 
-    predictor, _ = make_predictor(str(weights) if network else row["predictor"], augment)
+    predictor, _ = make_predictor(str(weights) if network else row["predictor"], augment,
+                                  None if threshold is None else float(threshold))
     for key, objects in (("probe", "primitives"), ("shapes_probe", "shapes")):
         if key not in settings or key in fresh:
             continue

@@ -9,6 +9,7 @@ import pytest
 import torch
 import yaml
 
+from grasp_seg_ros.core.grasp import DecodeParams
 from grasp_seg_ros.nets.weights import load_weights
 from grasp_seg_ros.training.ablation import BEGIN, END, load_config, main, update_readme
 from tiny_data import make_jacquard
@@ -151,6 +152,33 @@ def test_a_shapes_probe_added_later_runs_alone_and_is_tabulated(tmp_path, monkey
     assert "The angle probe on L, T and V shapes (6 views per row" in readme.read_text()
 
 
+def test_a_rows_quality_threshold_reaches_the_trials_and_its_cache_key(tmp_path, monkeypatch):
+    import grasp_seg_ros.sim.evaluation as evaluation
+    seen = []   # a spy on the real trials: the threshold of the detector they ran
+    real = evaluation.run_sim_eval
+
+    def spy(predictor, **kwargs):
+        seen.append(predictor.config.decode.quality_threshold)
+        return real(predictor, **kwargs)
+
+    monkeypatch.setattr(evaluation, "run_sim_eval", spy)
+    config = {"name": "threshold", "out": str(tmp_path / "runs"), "test": None,
+              "latency": {"frames": 1},
+              "sim_eval": {"trials": 1, "runs": [
+                  {"scenario": "isolated", "gripper": "robotiq_2f85", "camera": "top"}]},
+              "rows": [{"id": "plain", "weights": "ggcnn2_heightmap"},
+                       {"id": "strict", "weights": "ggcnn2_heightmap", "quality_threshold": 1}]}
+    path = tmp_path / "threshold.yaml"
+    path.write_text(yaml.safe_dump(config))
+    assert main(["--config", str(path)]) == 0
+    assert seen == [DecodeParams().quality_threshold, 1.0]
+    results = {r["id"]: r for r in json.loads((tmp_path / "runs" / "ablation.json").read_text())}
+    keys = [results[i]["settings"]["sim_eval"]["weights"] for i in ("plain", "strict")]
+    assert keys[1] == f"{keys[0]} quality_threshold=1"
+    # nothing is rated above 1: the strict row publishes no grasp and lifts nothing
+    assert results["strict"]["sim_eval"]["isolated/robotiq_2f85/top"]["successes"] == 0
+
+
 def test_extra_seed_blocks_are_pooled_compared_and_measured_once(tmp_path, monkeypatch):
     import grasp_seg_ros.sim.evaluation as evaluation
     calls = []   # a spy on the real trials: which seeds ran
@@ -240,7 +268,13 @@ def test_config_mistakes_are_named(tmp_path, data):
     for row, message in (({"id": "a", "recipe": RECIPE, "augment": "spin"},
                           "augment must be one of"),
                          ({"id": "a", "predictor": "baseline", "augment": "mirror"},
-                          "augment needs a network row")):
+                          "augment needs a network row"),
+                         ({"id": "a", "recipe": RECIPE, "quality_threshold": 1.5},
+                          "quality_threshold must be a number in \\[0, 1\\]"),
+                         ({"id": "a", "recipe": RECIPE, "quality_threshold": "high"},
+                          "quality_threshold must be a number"),
+                         ({"id": "a", "predictor": "baseline", "quality_threshold": 0.2},
+                          "quality_threshold needs a network row")):
         with pytest.raises(ValueError, match=message):
             load_config(write_config(tmp_path, data, [row]))
     readme = tmp_path / "R.md"
