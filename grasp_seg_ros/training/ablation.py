@@ -250,7 +250,7 @@ def evaluate_row(row: dict, weights: Path, config: dict, out: Path) -> dict:
              if cached.get("settings", {}).get(part) == settings[part] and part in cached}
     if fresh == set(settings):
         LOG.info("%s: evaluated already (%s)", row["id"], cache)
-        return cached
+        return {**cached, "name": row["name"]}   # a name is the config's, not a measurement
     result: dict[str, Any] = {"id": row["id"], "name": row["name"], "weights": str(weights),
                               "settings": settings}
     if network:
