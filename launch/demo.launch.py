@@ -1,6 +1,6 @@
 """The demo on a ROS installation: simulated depth camera + grasp detector (+ RViz).
 
-    ros2 launch grasp_seg_ros demo.launch.py [model:=ggcnn2_heightmap] [rviz:=true]
+    ros2 launch grasp_seg_ros demo.launch.py [model:=ggcnn2_heightmap_v2] [rviz:=true]
 """
 
 import os
@@ -22,6 +22,6 @@ def generate_launch_description():
         launch_arguments={"model": LaunchConfiguration("model"),
                           "rviz": LaunchConfiguration("rviz")}.items())
     return LaunchDescription([
-        DeclareLaunchArgument("model", default_value="ggcnn2_heightmap"),
+        DeclareLaunchArgument("model", default_value="ggcnn2_heightmap_v2"),
         DeclareLaunchArgument("rviz", default_value="false"),
         camera, detect])

@@ -1,6 +1,6 @@
 """Start the grasp detector on a depth camera's topics (realsense-ros 4.x by default).
 
-    ros2 launch grasp_seg_ros detect.launch.py [model:=ggcnn2_heightmap] [device:=auto]
+    ros2 launch grasp_seg_ros detect.launch.py [model:=ggcnn2_heightmap_v2] [device:=auto]
         [rviz:=true]
         [depth_topic:=/camera/camera/depth/image_rect_raw]
         [camera_info_topic:=/camera/camera/depth/camera_info] [namespace:=]
@@ -31,7 +31,7 @@ from launch_ros.parameter_descriptions import ParameterValue
 def generate_launch_description():
     share = get_package_share_directory("grasp_seg_ros")
     args = [
-        DeclareLaunchArgument("model", default_value="ggcnn2_heightmap",
+        DeclareLaunchArgument("model", default_value="ggcnn2_heightmap_v2",
                               description="model name in models/ or a .safetensors path"),
         DeclareLaunchArgument("device", default_value="auto", description="auto | cpu | cuda"),
         DeclareLaunchArgument("params_file",

@@ -13,7 +13,7 @@ from pathlib import Path
 PACKAGE_NAME = "grasp_seg_ros"
 MODEL_SUFFIX = ".safetensors"
 # the model the node, the launch files and the tools use when none is named
-DEFAULT_MODEL = "ggcnn2_heightmap"
+DEFAULT_MODEL = "ggcnn2_heightmap_v2"
 
 
 def share_dir() -> Path:

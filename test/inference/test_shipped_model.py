@@ -19,7 +19,7 @@ def detector(request):
 
 # Known weakness, reported in the README: the depth-crop ggcnn2 learned from trial-verified
 # grasps of small objects, where many closing directions lift; on a long bar it can close
-# along the bar. The height-map models (ggcnn2_heightmap, pspnet_r18) must close across it.
+# along the bar. The height-map models (ggcnn2_heightmap[_v2], pspnet_r18) must close across it.
 ALONG_THE_BAR_KNOWN = {"ggcnn2"}
 
 

@@ -244,10 +244,10 @@ def test_extra_seed_blocks_are_pooled_compared_and_measured_once(tmp_path, monke
 def test_shipped_evaluation_config_loads():
     config = load_config(ROOT / "config" / "evaluation.yaml")
     ids = [row["id"] for row in config["rows"]]
-    assert ids == ["ggcnn", "ggcnn2", "pspnet_r18", "ggcnn2_heightmap",
+    assert ids == ["ggcnn", "ggcnn2", "pspnet_r18", "ggcnn2_heightmap", "ggcnn2_heightmap_v2",
                    "ggcnn2_heightmap_half_turn", "baseline", "baseline_heightmap",
                    "baseline_along", "oracle"]
-    assert config["rows"][4]["augment"] == "half_turn"
+    assert config["rows"][5]["augment"] == "half_turn"
     grippers = {run["gripper"] for run in config["sim_eval"]["runs"]}
     cameras = {run["camera"] for run in config["sim_eval"]["runs"]}
     assert grippers == {"robotiq_2f85", "franka", "legacy"} and cameras == {"top", "tilted"}
