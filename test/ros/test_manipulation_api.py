@@ -115,8 +115,12 @@ def test_on_demand_answers_with_a_frame_that_arrived_after_the_request(node, cli
     values = diagnostics_values(client)
     assert values["frames_processed"] == "0" and values["mode"] == "on_demand", values
 
-    # three concurrent requests: each answered by a frame stamped after it was made
+    # three concurrent requests: each answered by a frame stamped after it was made. A frame
+    # published just before the requests may still be in flight and reach the node after
+    # them (rightly answering them: "the next frame to arrive"), so none is sent for a while
+    # first: every frame stamped up to `before` has arrived (or is lost) by then
     srv = client.service(Trigger, "/grasp_detector/detect")
+    client.spin_until(lambda: False, 1.0)
     before = max(client.sent_stamps)
     futures = [srv.call_async(Trigger.Request()) for _ in range(3)]
     assert client.spin_until(lambda: all(f.done() for f in futures), 60.0,
