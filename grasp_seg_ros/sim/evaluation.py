@@ -50,7 +50,8 @@ from grasp_seg_ros.sim.camera import CAMERA_NOISE, CameraConfig, DepthNoise, cam
 from grasp_seg_ros.sim.gripper import (DEFAULT_GRIPPER, GRIPPERS, Gripper, GripperProfile,
                                        WorldGrasp, gripper_profile)
 from grasp_seg_ros.sim.scene import SceneConfig, make_scene
-from grasp_seg_ros.sim.trials import GradeConfig, grade_objects, pose_to_world_grasp
+from grasp_seg_ros.sim.trials import (GradeConfig, grade_objects, pose_to_world_grasp,
+                                      world_to_rectangle)
 from grasp_seg_ros.core.resources import DEFAULT_MODEL
 from grasp_seg_ros.inference.augment import AUGMENTS
 from grasp_seg_ros.sim.seeds import first_seed
@@ -156,11 +157,83 @@ class TrialOracle:
         return best.world, best.robustness, draw_grasps(crop, [grasp], upscale=1)
 
 
-def gripper_config(config, profile: GripperProfile):
-    """A DetectorConfig whose published openings suit ``profile``: capped at its stroke, its
-    clearance added to a measured extent, measured in a strip as wide as its pads."""
+class GraspSearch:
+    """Not a detector: an estimate of how many attempts some top-down grasp could win.
+
+    In every view it tries, for each object on the table (highest first), grasps on a grid
+    around the object's centre of mass (``offsets_m`` along x and y) in ``directions``
+    closing directions, opened to the stroke, the grasped surface found by a ray cast down
+    through the grasp's centre. The physics is restored before each try. It executes the
+    first grasp that held in two tries in a row (a grasp that holds once can be one on the
+    edge, which the attempt itself then loses), or the last one tried when none did. An
+    object none of its grasps lifts is one no grasp from above by this gripper lifts, as far
+    as this grid can tell, so its share of lifts is about a ceiling for every detector on the
+    same seeds (a finer grid might lift a little more). It sees the true objects and tries
+    before choosing: it is no baseline and no model.
+    """
+
+    name = "search"
+
+    def __init__(self, offsets_m: tuple[float, ...] = (0.0, -0.01, 0.01),
+                 directions: int = 12) -> None:
+        self.offsets_m = offsets_m
+        self.directions = directions
+
+    def candidates(self, scene, width_m: float) -> list[tuple[int, WorldGrasp]]:
+        """(body, grasp) in the order they are tried."""
+        objects = {o.body_id: pybullet.getAABB(o.body_id, physicsClientId=scene.client)[1][2]
+                   for o in scene.objects_on_table()}
+        out = []
+        for body in sorted(objects, key=lambda b: -objects[b]):
+            com = pybullet.getBasePositionAndOrientation(body, physicsClientId=scene.client)[0]
+            for dx in self.offsets_m:
+                for dy in self.offsets_m:
+                    x, y = com[0] + dx, com[1] + dy
+                    hit = pybullet.rayTest([x, y, objects[body] + 0.05],
+                                           [x, y, scene.table_z_m - 0.01],
+                                           physicsClientId=scene.client)[0]
+                    surface = hit[3][2] if hit[0] >= 0 else scene.table_z_m
+                    out.extend((body, WorldGrasp(x, y, surface,
+                                                 -np.pi / 2 + k * np.pi / self.directions,
+                                                 width_m))
+                               for k in range(self.directions))
+        return out
+
+    def choose(self, scene, hand: Gripper, profile, rng: np.random.Generator):
+        """(world grasp, 1.0 when one held twice else 0.0, thumbnail) of the grasp to
+        execute."""
+        tries = self.candidates(scene, profile.stroke_m)
+        if not tries:
+            raise NoGraspFound("no object on the table")
+        state = pybullet.saveState(physicsClientId=scene.client)
+
+        def holds(body: int, g: WorldGrasp) -> bool:
+            pybullet.restoreState(state, physicsClientId=scene.client)
+            return hand.execute(g, profile.trial, table_z_m=scene.table_z_m) == body
+
+        chosen, found = tries[-1][1], False
+        try:
+            for body, g in tries:
+                if holds(body, g) and holds(body, g):
+                    chosen, found = g, True
+                    break
+        finally:
+            pybullet.restoreState(state, physicsClientId=scene.client)
+            pybullet.removeState(state, physicsClientId=scene.client)
+        depth, _ = scene.render()
+        r = world_to_rectangle(chosen, scene.camera, hand.config.jaw_m)
+        grasp = Grasp2D(int(round(r.row)), int(round(r.col)), r.angle_rad, r.opening_px, 1.0)
+        thumb = draw_grasps(np.nan_to_num(depth, nan=0.0), [grasp], upscale=1)
+        return chosen, float(found), thumb
+
+
+def gripper_config(config, profile: GripperProfile, clearance_m: float | None = None):
+    """A DetectorConfig whose published openings suit ``profile``: capped at its stroke,
+    ``clearance_m`` (default: the profile's) added to a measured extent, measured in a strip
+    as wide as its pads."""
     return replace(config, opening=replace(
-        config.opening, max_opening_m=profile.stroke_m, clearance_m=profile.clearance_m,
+        config.opening, max_opening_m=profile.stroke_m,
+        clearance_m=profile.clearance_m if clearance_m is None else clearance_m,
         pad_width_m=profile.gripper.jaw_m))
 
 
@@ -185,6 +258,7 @@ def run_sim_eval(predictor, *, split: str = "test", scenario: str = "isolated",
                  camera: CameraConfig | str = "top", noise: DepthNoise | None = None,
                  gripper: str = DEFAULT_GRIPPER, selection: GraspSelection | None = None,
                  repeats: int = 0, jitter: RepeatJitter = RepeatJitter(),
+                 opening_clearance_m: float | None = None,
                  progress: bool = True) -> list[Attempt]:
     """Run ``trials`` attempts; ``predictor`` has GraspDetector's detect (or is a
     TrialOracle).
@@ -194,7 +268,9 @@ def run_sim_eval(predictor, *, split: str = "test", scenario: str = "isolated",
     detector as the node passes its workspace, mask and clearance parameters
     (:func:`profile_clearance` gives the clearance test of a gripper profile);
     ``repeats``: re-execute each attempt's grasp that many times, jittered by ``jitter``
-    (:func:`repeat_grasp`; module docstring).
+    (:func:`repeat_grasp`; module docstring); ``opening_clearance_m``: the clearance a
+    detector adds to a measured extent (the node's opening_clearance_m; default: the
+    profile's, :func:`gripper_config`).
     """
     if repeats < 0:
         raise ValueError(f"repeats must be >= 0, got {repeats}")
@@ -208,7 +284,7 @@ def run_sim_eval(predictor, *, split: str = "test", scenario: str = "isolated",
     profile = gripper_profile(gripper)
     # a detector is set up for the gripper as a user sets the node's max_opening_m,
     # opening_clearance_m and finger_width_m
-    det_config = (gripper_config(predictor.config, profile)
+    det_config = (gripper_config(predictor.config, profile, opening_clearance_m)
                   if hasattr(predictor, "check_config") else None)
     clutter = scenario == "clutter"
     config = SceneConfig(num_objects=(5, 8) if clutter else (1, 1), sources=sources,
@@ -229,7 +305,7 @@ def run_sim_eval(predictor, *, split: str = "test", scenario: str = "isolated",
                 depth_m, _ = scene.render(noise, rng)
                 labels = ",".join(o.label for o in remaining)
                 try:
-                    if isinstance(predictor, TrialOracle):
+                    if isinstance(predictor, (TrialOracle, GraspSearch)):
                         world, quality, thumb = predictor.choose(scene, hand, profile, rng)
                     else:
                         extra = {k: v for k, v in (("config", det_config),
@@ -344,8 +420,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--model", default=DEFAULT_MODEL,
                    help="a model name or .safetensors path, 'baseline' or "
                         "'baseline_heightmap' (no network: on the depth crop or on the "
-                        "height map) or 'oracle' (the labelling trials choose: the labels' "
-                        "own grasps)")
+                        "height map), 'oracle' (the labelling trials choose: the labels' "
+                        "own grasps) or 'search' (grasps on a grid around each object "
+                        "tried until one holds: a ceiling, GraspSearch)")
     p.add_argument("--split", default="test", choices=("train", "val", "test"))
     p.add_argument("--scenario", default="isolated", choices=SCENARIOS)
     p.add_argument("--trials", type=int, default=50)
@@ -367,6 +444,9 @@ def main(argv: list[str] | None = None) -> None:
                    help="the node's quality_threshold (default: the node's default): a frame "
                         "whose best grasp is rated lower gets no grasp, and the attempt counts "
                         "as 'no grasp'")
+    p.add_argument("--opening-clearance", type=float, default=None,
+                   help="the node's opening_clearance_m: added to a measured extent "
+                        "(default: the gripper profile's clearance)")
     p.add_argument("--repeats", type=int, default=0,
                    help="re-execute each attempt's grasp this many times, jittered (+-2 mm, "
                         "+-5 deg), from the same moment: how reliable the chosen grasps are")
@@ -388,12 +468,14 @@ def main(argv: list[str] | None = None) -> None:
     attempts = run_sim_eval(predictor, split=args.split, scenario=args.scenario,
                             trials=args.trials, seed=args.seed, sources=tuple(args.sources),
                             object_dir=args.object_dir, camera=args.camera,
-                            gripper=args.gripper, selection=selection, repeats=args.repeats)
+                            gripper=args.gripper, selection=selection, repeats=args.repeats,
+                            opening_clearance_m=args.opening_clearance)
     summary = summarise_attempts(attempts)
     summary.update({"model": name, "split": args.split, "scenario": args.scenario,
                     "sources": args.sources, "gripper": args.gripper, "camera": args.camera,
                     "seed": args.seed, "clearance": args.clearance,
                     "quality_threshold": args.quality_threshold,
+                    "opening_clearance_m": args.opening_clearance,
                     "repeat_jitter": asdict(RepeatJitter()) if args.repeats else None,
                     "finger_reach_m": args.finger_reach if args.clearance else None})
     tag = (f"{name}_{args.scenario}_{args.split}_{args.gripper}_{args.camera}"

@@ -418,6 +418,8 @@ def plot_probe(summary: dict, path: Path, title: str) -> None:
 #: height map (highest above the table), and each one's known-bad control (closes along the
 #: long axis)
 BASELINES = ("baseline", "baseline_along", "baseline_heightmap", "baseline_heightmap_along")
+#: sim-eval's references that try grasps in the scene before choosing (no probe)
+SCENE_REFERENCES = ("oracle", "search")
 
 
 def make_predictor(model: str, augment: str = "none", quality_threshold: float | None = None):
@@ -425,15 +427,20 @@ def make_predictor(model: str, augment: str = "none", quality_threshold: float |
     node's ``quality_threshold`` when given, else the node's default), or a
     no-network baseline of BASELINES ('baseline': inference.baseline.HighestObjectBaseline on
     the depth crop; 'baseline_heightmap': HeightMapBaseline; '..._along': the known-bad
-    control that closes along the long axis), or sim-eval's labels' reference ('oracle':
-    sim.evaluation.TrialOracle; it grades the scene itself, so it runs in sim-eval only)."""
-    if augment != "none" and model in ("oracle", *BASELINES):
+    control that closes along the long axis), or sim-eval's references, which try grasps
+    in the scene itself and so run in sim-eval only ('oracle': the labels' own grasps,
+    sim.evaluation.TrialOracle; 'search': a grid of grasps around each object,
+    sim.evaluation.GraspSearch)."""
+    if augment != "none" and model in (*SCENE_REFERENCES, *BASELINES):
         raise ValueError(f"'{model}' runs no network: test-time augmentation does not apply")
-    if quality_threshold is not None and model in ("oracle", *BASELINES):
+    if quality_threshold is not None and model in (*SCENE_REFERENCES, *BASELINES):
         raise ValueError(f"'{model}' runs no network: a quality threshold does not apply")
     if model == "oracle":
         from grasp_seg_ros.sim.evaluation import TrialOracle
         return TrialOracle(), model
+    if model == "search":
+        from grasp_seg_ros.sim.evaluation import GraspSearch
+        return GraspSearch(), model
     if model in BASELINES:
         from grasp_seg_ros.inference.baseline import HeightMapBaseline, HighestObjectBaseline
         closing = "major" if model.endswith("_along") else "minor"

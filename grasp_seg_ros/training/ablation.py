@@ -6,8 +6,9 @@ For each row of the config, in order: train it from its recipe with the config's
 (a rerun resumes an unfinished run and skips a finished one), or take the weight file the row
 names, or a network-free predictor (``predictor: baseline`` or ``baseline_along``, the
 known-bad control; ``baseline_heightmap`` and ``baseline_heightmap_along``, the same on the
-height map; or ``oracle``, the labelling trials' choice: the labels' own grasps, which has
-no probe); then measure the rectangle metric on the test split (unseen objects, when
+height map; ``oracle``, the labelling trials' choice: the labels' own grasps; or ``search``,
+grasps tried on a grid around each object until one holds: a ceiling; these two have no
+probe); then measure the rectangle metric on the test split (unseen objects, when
 the config names one), the angle probe (``probe``: closing-axis error, centres on the object
 and width, over orientations, camera heights and tilts; sim.probe; ``shapes_probe``: the same
 on L, T and V shapes, where the principal axis is not the answer), simulated grasp success
@@ -75,8 +76,8 @@ def load_config(path: Path, sets: list[str] = ()) -> dict:
         {"scenario": s, "gripper": "legacy", "camera": "top"}
         for s in config["sim_eval"]["scenarios"]])
     from grasp_seg_ros.sim.evaluation import EVAL_CAMERAS, GRIPPERS, SCENARIOS
-    from grasp_seg_ros.sim.probe import BASELINES
-    predictors = (*BASELINES, "oracle")   # what sim.probe.make_predictor builds
+    from grasp_seg_ros.sim.probe import BASELINES, SCENE_REFERENCES
+    predictors = (*BASELINES, *SCENE_REFERENCES)   # what sim.probe.make_predictor builds
     for run in config["sim_eval"]["runs"]:   # a typo fails here, not an hour into the trials
         for key, known in (("scenario", SCENARIOS), ("gripper", GRIPPERS),
                            ("camera", EVAL_CAMERAS)):
@@ -242,7 +243,8 @@ def evaluate_row(row: dict, weights: Path, config: dict, out: Path) -> dict:
             settings["test"] = {"weights": digest, "data": config.get("test"),
                                 "depth": config["test_depth"]}
     for key in ("probe", "shapes_probe"):
-        if config.get(key) and row.get("predictor") != "oracle":  # it needs the scene
+        # the references that try grasps in the scene have no probe
+        if config.get(key) and row.get("predictor") not in ("oracle", "search"):
             settings[key] = {"weights": digest, **config[key]}
     cache = out / row["id"] / "result.json"
     cached = json.loads(cache.read_text()) if cache.is_file() else {}

@@ -285,6 +285,38 @@ def test_the_trial_oracle_picks_boxes_with_the_labels_grasps(tmp_path):
     assert (tmp_path / "oracle_contact_sheet.png").stat().st_size > 0
 
 
+def test_the_grasp_search_lifts_what_some_grasp_lifts_and_fails_where_none_does(tmp_path):
+    # a ceiling must lift what can be lifted, and must not count a miss as a lift: the same
+    # search on a grid far from every object closes on nothing and says so
+    from grasp_seg_ros.sim.evaluation import GraspSearch
+    attempts = run_sim_eval(GraspSearch(), split="test", scenario="isolated", trials=3,
+                            sources=("primitives",), gripper="robotiq_2f85", progress=False)
+    assert [a.success for a in attempts] == [True] * 3, [a.reason for a in attempts]
+    assert all(a.grasp["quality"] == 1.0 and a.grasp["width_m"] == pytest.approx(0.085)
+               for a in attempts)
+    write_outputs(attempts, summarise_attempts(attempts), tmp_path, "search")
+    assert (tmp_path / "search_contact_sheet.png").stat().st_size > 0
+    away = run_sim_eval(GraspSearch(offsets_m=(0.3,), directions=2), split="test",
+                        scenario="isolated", trials=2, sources=("primitives",),
+                        gripper="robotiq_2f85", progress=False)
+    assert [(a.success, a.grasp["quality"]) for a in away] == [(False, 0.0)] * 2
+    assert all(a.reason == "missed: closed on nothing" for a in away)
+
+
+def test_the_grasp_search_finds_the_surface_under_the_grasp(table):
+    # the grasped surface is where a ray down through the grasp centre meets the object,
+    # not its bounding box's top; off the object it is the table
+    from grasp_seg_ros.sim.evaluation import GraspSearch
+    body = add_box(table, [0.02, 0.05, 0.015], (0.0, 0.0), 0.0)
+    scene = Scene(client=table, camera=CameraConfig(),
+                  objects=[SceneObject(body, ObjectSpec("primitive", "box"))])
+    tries = GraspSearch(offsets_m=(0.0, 0.04)).candidates(scene, 0.085)
+    assert len(tries) == 4 * 12 and {b for b, _ in tries} == {body}
+    surfaces = sorted({round(g.surface_z_m, 3) for _, g in tries})
+    assert surfaces == [0.0, 0.03]
+    assert {g.width_m for _, g in tries} == {0.085}
+
+
 def test_sim_eval_sets_a_detector_up_for_the_gripper_it_runs():
     # as a user sets the node's max_opening_m, opening_clearance_m and finger_width_m
     from grasp_seg_ros.inference.detector import DetectorConfig
@@ -295,6 +327,9 @@ def test_sim_eval_sets_a_detector_up_for_the_gripper_it_runs():
     assert franka.pad_width_m == pytest.approx(0.018)
     legacy = gripper_config(DetectorConfig(), gripper_profile("legacy")).opening
     assert legacy.max_opening_m == pytest.approx(0.14) and legacy.mode == "auto"
+    # --opening-clearance: the node's opening_clearance_m instead of the profile's
+    wider = gripper_config(DetectorConfig(), gripper_profile("franka"), 0.03).opening
+    assert (wider.max_opening_m, wider.clearance_m) == (0.08, 0.03)
 
 
 def test_sim_eval_passes_the_selection_to_the_detector():

@@ -246,7 +246,7 @@ def test_shipped_evaluation_config_loads():
     ids = [row["id"] for row in config["rows"]]
     assert ids == ["ggcnn", "ggcnn2", "pspnet_r18", "ggcnn2_heightmap", "ggcnn2_heightmap_v2",
                    "ggcnn2_heightmap_half_turn", "baseline", "baseline_heightmap",
-                   "baseline_along", "oracle"]
+                   "baseline_along", "oracle", "search"]
     assert config["rows"][5]["augment"] == "half_turn"
     grippers = {run["gripper"] for run in config["sim_eval"]["runs"]}
     cameras = {run["camera"] for run in config["sim_eval"]["runs"]}
