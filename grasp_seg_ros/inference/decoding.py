@@ -39,7 +39,8 @@ def decode(raw: np.ndarray, pre: Preprocessed | HeightMap, intrinsics: CameraInt
     ``opening``: height-map grasps get the opening measured in the map (mode auto or
     measured, core.opening; where a grasp would need more than the stroke, a binned head's
     next-best direction at that spot is tried (GraspMaps.directions_at) and the spot dropped
-    when none fits; spots are tested best first like ``accept``; with
+    when none fits; so is a direction whose grasp, centred on its object, leaves
+    ``allowed``; spots are tested best first like ``accept``; with
     ``opening.centre_along_jaws`` a measured grasp is moved to the middle of its object along
     the jaws where the model still rates it, :func:`_centred_along_jaws`); every opening is
     capped at its maximum.
@@ -56,6 +57,7 @@ def decode(raw: np.ndarray, pre: Preprocessed | HeightMap, intrinsics: CameraInt
         res = pre.grid.resolution_m
         wanted = params.top_k if accept is None else len(grasps_2d)
         fitting = []
+        left_region = False   # a measured grasp re-centred outside ``allowed``
         for g in grasps_2d:   # best first, until enough fit
             # an object wider than the stroke across the closing direction cannot be grasped
             # so; a binned head may rate another direction at the same spot (a box too long
@@ -63,18 +65,26 @@ def decode(raw: np.ndarray, pre: Preprocessed | HeightMap, intrinsics: CameraInt
             for angle, quality in maps.directions_at(g.row, g.col, params.quality_threshold):
                 d = replace(g, angle_rad=angle, quality=quality)
                 m = measure_opening(pre.height_m, d, res, opening, pre.hole_mask) or d
-                if fits(m, res, opening):
-                    if opening.centre_along_jaws:
-                        m = _centred_along_jaws(m, maps, pre, opening)
-                    fitting.append(m)
-                    break
+                if not fits(m, res, opening):
+                    continue
+                # centred on its object, a grasp may leave the region the peaks were picked
+                # in (the workspace box, the mask): it must stay inside, as the peaks do
+                if not _inside(m, allowed):
+                    left_region = True
+                    continue
+                if opening.centre_along_jaws:
+                    m = _centred_along_jaws(m, maps, pre, opening, allowed)
+                fitting.append(m)
+                break
             if len(fitting) >= wanted:
                 break
         if not fitting:
             raise NoGraspFound(f"all {len(grasps_2d)} candidate grasps need a wider opening "
                                f"than max_opening_m ({opening.max_opening_m} m) in every "
                                f"direction rated at least quality_threshold "
-                               f"({params.quality_threshold:g})")
+                               f"({params.quality_threshold:g})"
+                               + (" or, centred on their object, leave the allowed region"
+                                  if left_region else ""))
         grasps_2d = fitting
     if isinstance(pre, HeightMap):
         def to_pose(g: Grasp2D) -> GraspPose:
@@ -114,12 +124,16 @@ def _rated(maps: GraspMaps, row: int, col: int, angle_rad: float) -> float:
                      for k, w in angle_to_bins(angle_rad, maps.bins.shape[0])))
 
 
+def _inside(g: Grasp2D, allowed: np.ndarray | None) -> bool:
+    return allowed is None or bool(allowed[g.row, g.col])
+
+
 def _centred_along_jaws(g: Grasp2D, maps: GraspMaps, pre: HeightMap,
-                        opening: OpeningParams) -> Grasp2D:
+                        opening: OpeningParams, allowed: np.ndarray | None = None) -> Grasp2D:
     """``g`` (a measured grasp) moved to the middle of its object's extent along the jaws
     (core.opening.jaw_centre), re-measured there; ``g`` itself where the model rates the
-    direction there below JAW_CENTRING_QUALITY of the spot's quality or the opening there
-    does not fit."""
+    direction there below JAW_CENTRING_QUALITY of the spot's quality, the opening there
+    does not fit or the moved grasp is outside ``allowed``."""
     res = pre.grid.resolution_m
     cell = jaw_centre(pre.height_m, g, res, opening, pre.hole_mask)
     if cell is None or cell == (g.row, g.col):
@@ -128,4 +142,6 @@ def _centred_along_jaws(g: Grasp2D, maps: GraspMaps, pre: HeightMap,
         return g
     moved = measure_opening(pre.height_m, replace(g, row=cell[0], col=cell[1]), res, opening,
                             pre.hole_mask)
-    return moved if moved is not None and fits(moved, res, opening) else g
+    if moved is None or not fits(moved, res, opening) or not _inside(moved, allowed):
+        return g
+    return moved

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from grasp_seg_ros.core.camera import CameraIntrinsics
+from grasp_seg_ros.core.errors import NoGraspFound
 from grasp_seg_ros.core.grasp import DecodeParams, OutputScaling
 from grasp_seg_ros.core.heightmap import HeightMapSpec, make_height_map
 from grasp_seg_ros.core.opening import OpeningParams
@@ -58,3 +59,25 @@ def test_a_grasp_stays_where_the_model_rates_the_middle_below_half_its_spot():
     opening = OpeningParams(centre_along_jaws=True)
     _, poses = decode(raw, pre, INTR, SCALING, DecodeParams(top_k=1), opening=opening)
     assert poses[0].grasp_2d.col - cols[0] < 0.25 * (cols[-1] - cols[0])
+
+
+def test_a_measured_grasp_stays_inside_the_allowed_region():
+    # the workspace box and the mask hold the peaks; centring a grasp on its object must not
+    # carry it out of them: along the jaws it stays where it was
+    pre, on_bar, cols = bar_height_map()
+    raw = raw_rating_one_end(on_bar, cols, far_end_quality=0.7)
+    allowed = np.zeros(on_bar.shape, bool)
+    allowed[:, :cols[0] + (cols[-1] - cols[0]) // 4] = True      # the bar's first quarter
+    _, poses = decode(raw, pre, INTR, SCALING, DecodeParams(top_k=3), allowed=allowed,
+                      opening=OpeningParams(centre_along_jaws=True))
+    for p in poses:
+        assert allowed[p.grasp_2d.row, p.grasp_2d.col]
+        assert abs(np.sin(p.grasp_2d.angle_rad)) > 0.99
+    # across the bar: only its top rows allowed, the grasp centred across it would leave
+    # them, and along the bar it does not fit the stroke: no grasp, and the reason says so
+    rows = np.flatnonzero(on_bar.any(axis=1))
+    top_rows = np.zeros(on_bar.shape, bool)
+    top_rows[rows[0]:rows[0] + 3] = True
+    with pytest.raises(NoGraspFound, match="leave the allowed region"):
+        decode(raw, pre, INTR, SCALING, DecodeParams(top_k=1), allowed=top_rows,
+               opening=OpeningParams(centre_along_jaws=False))
