@@ -45,7 +45,7 @@ from tqdm import tqdm
 from grasp_seg_ros.core.draw import draw_grasps
 from grasp_seg_ros.core.errors import GraspSegError, NoGraspFound
 from grasp_seg_ros.core.grasp import Grasp2D
-from grasp_seg_ros.core.selection import Clearance, GraspSelection
+from grasp_seg_ros.core.selection import Clearance, GraspSelection, RigidTransform, WorkspaceBox
 from grasp_seg_ros.sim.camera import CAMERA_NOISE, CameraConfig, DepthNoise, camera_model
 from grasp_seg_ros.sim.gripper import (DEFAULT_GRIPPER, GRIPPERS, Gripper, GripperProfile,
                                        WorldGrasp, gripper_profile)
@@ -242,6 +242,18 @@ def profile_clearance(gripper: str, reach_m: float = 0.01) -> Clearance:
     config = gripper_profile(gripper).gripper
     return Clearance(finger_thickness_m=2 * config.finger_half_m[0],
                      finger_width_m=config.jaw_m, reach_m=reach_m)
+
+
+def workspace_selection(camera: CameraConfig, half_m: float) -> dict:
+    """GraspSelection's workspace arguments for a box ``half_m`` either side of the scene's
+    centre along x and y (any height), in the world frame, as a user sets the node's
+    workspace_min_m / workspace_max_m with the table as the target frame."""
+    if not half_m > 0.0:
+        raise ValueError(f"a workspace half-width must be > 0 m, got {half_m}")
+    x0, y0 = camera.target_xy_m
+    return {"workspace": WorkspaceBox((x0 - half_m, y0 - half_m, -1.0),
+                                      (x0 + half_m, y0 + half_m, 1.0)),
+            "to_frame": RigidTransform(camera.rotation, camera.eye_m)}
 
 
 def wilson_interval(successes: int, n: int) -> tuple[float, float]:
@@ -444,6 +456,10 @@ def main(argv: list[str] | None = None) -> None:
                    help="the node's quality_threshold (default: the node's default): a frame "
                         "whose best grasp is rated lower gets no grasp, and the attempt counts "
                         "as 'no grasp'")
+    p.add_argument("--workspace-half", type=float, default=None, metavar="M",
+                   help="the node's workspace box: M metres either side of the scene's centre "
+                        "along x and y, in the world frame (the tray reaches 15 cm, its walls' "
+                        "tops 13 cm)")
     p.add_argument("--opening-clearance", type=float, default=None,
                    help="the node's opening_clearance_m: added to a measured extent "
                         "(default: the gripper profile's clearance)")
@@ -454,6 +470,8 @@ def main(argv: list[str] | None = None) -> None:
     args = p.parse_args(argv)
     if args.repeats < 0:
         p.error(f"--repeats must be >= 0, got {args.repeats}")
+    if args.workspace_half is not None and not args.workspace_half > 0.0:
+        p.error(f"--workspace-half must be > 0 m, got {args.workspace_half}")
     if args.quality_threshold is not None and not 0.0 <= args.quality_threshold <= 1.0:
         p.error(f"--quality-threshold must be in [0, 1] (the node's range), got "
                 f"{args.quality_threshold}")
@@ -463,8 +481,13 @@ def main(argv: list[str] | None = None) -> None:
         predictor, name = make_predictor(args.model, args.augment, args.quality_threshold)
     except ValueError as exc:
         p.error(str(exc))
-    selection = (GraspSelection(clearance=profile_clearance(args.gripper, args.finger_reach))
-                 if args.clearance else None)
+    selection = None
+    if args.clearance or args.workspace_half is not None:
+        selection = GraspSelection(
+            clearance=(profile_clearance(args.gripper, args.finger_reach)
+                       if args.clearance else None),
+            **(workspace_selection(EVAL_CAMERAS[args.camera], args.workspace_half)
+               if args.workspace_half is not None else {}))
     attempts = run_sim_eval(predictor, split=args.split, scenario=args.scenario,
                             trials=args.trials, seed=args.seed, sources=tuple(args.sources),
                             object_dir=args.object_dir, camera=args.camera,
@@ -476,10 +499,12 @@ def main(argv: list[str] | None = None) -> None:
                     "seed": args.seed, "clearance": args.clearance,
                     "quality_threshold": args.quality_threshold,
                     "opening_clearance_m": args.opening_clearance,
+                    "workspace_half_m": args.workspace_half,
                     "repeat_jitter": asdict(RepeatJitter()) if args.repeats else None,
                     "finger_reach_m": args.finger_reach if args.clearance else None})
     tag = (f"{name}_{args.scenario}_{args.split}_{args.gripper}_{args.camera}"
            + ("_clearance" if args.clearance else "")
+           + (f"_workspace{args.workspace_half:g}" if args.workspace_half is not None else "")
            + (f"_repeats{args.repeats}" if args.repeats else ""))
     write_outputs(attempts, summary, args.out, tag)
     lo, hi = summary["ci95_wilson"]

@@ -348,6 +348,28 @@ def test_sim_eval_passes_the_selection_to_the_detector():
     assert all(a.grasp for a in plain)
 
 
+def test_a_workspace_box_in_the_world_holds_every_executed_grasp():
+    # --workspace-half: the node's workspace box around the scene's centre, given in the world
+    # (the table) frame and seen by a tilted camera; what the gripper executes lies in it
+    from grasp_seg_ros.core.selection import GraspSelection
+    from grasp_seg_ros.inference.detector import GraspDetector
+    from grasp_seg_ros.sim.evaluation import EVAL_CAMERAS, workspace_selection
+    camera = EVAL_CAMERAS["tilted"]
+    half = 0.03
+    box = GraspSelection(**workspace_selection(camera, half))
+    detector = GraspDetector("ggcnn2_heightmap_v2", device="cpu")
+    attempts = run_sim_eval(detector, split="test", scenario="isolated", trials=6,
+                            sources=("primitives",), camera="tilted", selection=box,
+                            progress=False)
+    x0, y0 = camera.target_xy_m
+    executed = [a.grasp for a in attempts if a.grasp]
+    assert executed, [a.reason for a in attempts]
+    for g in executed:   # within the box, give or take a 2 mm cell of the height map
+        assert abs(g["x_m"] - x0) <= half + 0.003 and abs(g["y_m"] - y0) <= half + 0.003
+    with pytest.raises(ValueError, match="half-width"):
+        workspace_selection(camera, 0.0)
+
+
 def test_repeats_leave_the_attempts_as_they_were(tmp_path):
     # each grasp is re-executed from the moment before it, after the attempt itself: the
     # attempts of an isolated run are those without repeats
