@@ -4,6 +4,7 @@ from a rendered depth image, the simulated gripper executes it.
     grasp-seg sim-eval --model ggcnn --split test --scenario isolated --trials 100
     grasp-seg sim-eval --model baseline --scenario clutter --gripper franka --camera tilted
     grasp-seg sim-eval --model ggcnn2_heightmap --scenario clutter --quality-threshold 0.2
+    grasp-seg sim-eval --model search --scenario isolated --trials 100    # a ceiling
 
 isolated: one object per scene, one attempt. clutter: 5-8 objects in a tray, picked until the
 tray is empty or 1.5 attempts per object are used; every attempt counts. Success = an object
@@ -273,7 +274,7 @@ def run_sim_eval(predictor, *, split: str = "test", scenario: str = "isolated",
                  opening_clearance_m: float | None = None,
                  progress: bool = True) -> list[Attempt]:
     """Run ``trials`` attempts; ``predictor`` has GraspDetector's detect (or is a
-    TrialOracle).
+    TrialOracle or a GraspSearch).
 
     ``camera``: a name of EVAL_CAMERAS or a CameraConfig; ``noise`` defaults to the camera
     kind's model; ``gripper``: a name of sim.gripper.GRIPPERS; ``selection``: passed to the
@@ -472,6 +473,9 @@ def main(argv: list[str] | None = None) -> None:
         p.error(f"--repeats must be >= 0, got {args.repeats}")
     if args.workspace_half is not None and not args.workspace_half > 0.0:
         p.error(f"--workspace-half must be > 0 m, got {args.workspace_half}")
+    if args.opening_clearance is not None and not 0.0 <= args.opening_clearance < 0.2:
+        p.error(f"--opening-clearance must be in [0, 0.2) m (the node's range), got "
+                f"{args.opening_clearance}")
     if args.quality_threshold is not None and not 0.0 <= args.quality_threshold <= 1.0:
         p.error(f"--quality-threshold must be in [0, 1] (the node's range), got "
                 f"{args.quality_threshold}")

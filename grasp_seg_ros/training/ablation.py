@@ -242,9 +242,10 @@ def evaluate_row(row: dict, weights: Path, config: dict, out: Path) -> dict:
         if config.get("test"):
             settings["test"] = {"weights": digest, "data": config.get("test"),
                                 "depth": config["test_depth"]}
+    from grasp_seg_ros.sim.probe import SCENE_REFERENCES
     for key in ("probe", "shapes_probe"):
         # the references that try grasps in the scene have no probe
-        if config.get(key) and row.get("predictor") not in ("oracle", "search"):
+        if config.get(key) and row.get("predictor") not in SCENE_REFERENCES:
             settings[key] = {"weights": digest, **config[key]}
     cache = out / row["id"] / "result.json"
     cached = json.loads(cache.read_text()) if cache.is_file() else {}

@@ -423,3 +423,13 @@ def test_the_sim_eval_command_applies_the_nodes_quality_threshold(tmp_path, caps
             main([*bad, "--trials", "1", "--out", str(tmp_path)])
     err = capsys.readouterr().err
     assert "a quality threshold does not apply" in err and "must be in [0, 1]" in err
+
+
+def test_the_sim_eval_command_refuses_a_bad_workspace_or_clearance(tmp_path, capsys):
+    from grasp_seg_ros.sim.evaluation import main
+    for bad in (["--workspace-half", "0"], ["--opening-clearance", "-0.01"]):
+        with pytest.raises(SystemExit):
+            main([*bad, "--trials", "1", "--out", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert "--workspace-half must be > 0 m" in err and "--opening-clearance must be in" in err
+    assert not list(tmp_path.iterdir())
