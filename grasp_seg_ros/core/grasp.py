@@ -74,6 +74,10 @@ class DecodeParams:
     quality_threshold: float = 0.1
     top_k: int = 5
     peak_min_distance_px: int = 10
+    #: measured openings (height-map models): when no peak's grasp fits the stroke (or stays
+    #: in the allowed region), up to this many more spots are tried, best rated first,
+    #: inference.decoding.FALLBACK_SPACING_PX apart (spread_cells); 0 = only the peaks
+    fallback_spots: int = 80
 
 
 @dataclass(frozen=True)
@@ -271,6 +275,37 @@ def find_peaks(quality: np.ndarray, *, threshold: float, min_distance_px: int,
             picked.append((r, c))
             if len(picked) >= max_peaks:
                 break
+    return np.array(picked, dtype=np.int64).reshape(-1, 2)
+
+
+def spread_cells(quality: np.ndarray, *, threshold: float, spacing_px: int, max_cells: int,
+                 taken: list[tuple[int, int]] = ()) -> np.ndarray:
+    """Cells above a threshold, best first, as (N, 2) (row, col), each at least
+    ``spacing_px`` (Chebyshev distance) from the others and from the cells in ``taken``.
+
+    Unlike :func:`find_peaks` a cell need not be a local maximum: on the flank of a peak
+    whose grasp cannot be used, the next spots the model rates are as good a place to look
+    as the next peak.
+    """
+    quality = np.asarray(quality, np.float32)
+    spacing = max(int(spacing_px), 1)
+    blocked = np.zeros(quality.shape, bool)
+
+    def block(r: int, c: int) -> None:
+        blocked[max(r - spacing + 1, 0):r + spacing, max(c - spacing + 1, 0):c + spacing] = True
+
+    for r, c in taken:
+        block(int(r), int(c))
+    above = np.flatnonzero(quality.ravel() > threshold)
+    order = above[np.argsort(-quality.ravel()[above], kind="stable")]
+    picked: list[tuple[int, int]] = []
+    for r, c in zip(*np.unravel_index(order, quality.shape)):
+        if len(picked) >= max_cells:
+            break
+        if blocked[r, c]:
+            continue
+        picked.append((int(r), int(c)))
+        block(int(r), int(c))
     return np.array(picked, dtype=np.int64).reshape(-1, 2)
 
 

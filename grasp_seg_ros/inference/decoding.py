@@ -12,7 +12,8 @@ import numpy as np
 from grasp_seg_ros.core.camera import CameraIntrinsics
 from grasp_seg_ros.core.errors import NoGraspFound
 from grasp_seg_ros.core.grasp import (DecodeParams, Grasp2D, GraspMaps, OutputScaling,
-                                      angle_to_bins, detect_grasps, maps_from_raw)
+                                      angle_to_bins, detect_grasps, maps_from_raw,
+                                      spread_cells)
 from grasp_seg_ros.core.heightmap import HeightMap
 from grasp_seg_ros.core.opening import OpeningParams, fits, jaw_centre, measure_opening
 from grasp_seg_ros.core.pose import GraspPose, grasp_to_pose
@@ -21,6 +22,8 @@ from grasp_seg_ros.core.preprocess import Preprocessed
 #: with a per-grasp test (clearance), this many times top_k candidates are decoded and
 #: tested, best first, until top_k pass
 CANDIDATE_FACTOR = 4
+#: DecodeParams.fallback_spots are at least this many map cells apart (8 mm at 2 mm cells)
+FALLBACK_SPACING_PX = 4
 
 
 def decode(raw: np.ndarray, pre: Preprocessed | HeightMap, intrinsics: CameraIntrinsics,
@@ -40,7 +43,8 @@ def decode(raw: np.ndarray, pre: Preprocessed | HeightMap, intrinsics: CameraInt
     measured, core.opening; where a grasp would need more than the stroke, a binned head's
     next-best direction at that spot is tried (GraspMaps.directions_at) and the spot dropped
     when none fits; so is a direction whose grasp, centred on its object, leaves
-    ``allowed``; spots are tested best first like ``accept``; with
+    ``allowed``; spots are tested best first like ``accept``, and when no peak's grasp is
+    left, up to ``params.fallback_spots`` more spots (core.grasp.spread_cells); with
     ``opening.centre_along_jaws`` a measured grasp is moved to the middle of its object along
     the jaws where the model still rates it, :func:`_centred_along_jaws`); every opening is
     capped at its maximum.
@@ -56,15 +60,22 @@ def decode(raw: np.ndarray, pre: Preprocessed | HeightMap, intrinsics: CameraInt
     if measuring:
         res = pre.grid.resolution_m
         wanted = params.top_k if accept is None else len(grasps_2d)
-        fitting = []
         left_region = False   # a measured grasp re-centred outside ``allowed``
-        for g in grasps_2d:   # best first, until enough fit
+
+        def fitting_at(g: Grasp2D, on_object: bool = False) -> Grasp2D | None:
+            """The spot's best rated direction whose measured grasp fits, or None; with
+            ``on_object`` only a grasp on something standing above the plane (a peak on
+            nothing keeps the network's width)."""
+            nonlocal left_region
             # an object wider than the stroke across the closing direction cannot be grasped
             # so; a binned head may rate another direction at the same spot (a box too long
             # one way is grasped across): its best one that fits stands for the spot
             for angle, quality in maps.directions_at(g.row, g.col, params.quality_threshold):
                 d = replace(g, angle_rad=angle, quality=quality)
-                m = measure_opening(pre.height_m, d, res, opening, pre.hole_mask) or d
+                m = measure_opening(pre.height_m, d, res, opening, pre.hole_mask)
+                if m is None and on_object:
+                    return None   # no direction finds an object at this spot
+                m = m or d
                 if not fits(m, res, opening):
                     continue
                 # centred on its object, a grasp may leave the region the peaks were picked
@@ -74,15 +85,40 @@ def decode(raw: np.ndarray, pre: Preprocessed | HeightMap, intrinsics: CameraInt
                     continue
                 if opening.centre_along_jaws:
                     m = _centred_along_jaws(m, maps, pre, opening, allowed)
+                return m
+            return None
+
+        fitting = []
+        for g in grasps_2d:   # best first, until enough fit
+            m = fitting_at(g)
+            if m is not None:
                 fitting.append(m)
-                break
-            if len(fitting) >= wanted:
-                break
+                if len(fitting) >= wanted:
+                    break
+        spots = np.empty((0, 2), np.int64)
+        if not fitting and params.fallback_spots > 0:
+            # every peak's object is too wide (objects pressed together, one in a tray's
+            # corner whose extent runs up the walls): the next spots the model rates, on the
+            # peaks' flanks too, may hold an object that fits (spots on the bare plane
+            # beside an object, on the flank of its rating, are passed over)
+            spots = spread_cells(maps.quality, threshold=params.quality_threshold,
+                                 spacing_px=FALLBACK_SPACING_PX,
+                                 max_cells=params.fallback_spots,
+                                 taken=[(g.row, g.col) for g in grasps_2d])
+            for r, c in spots:
+                m = fitting_at(Grasp2D(int(r), int(c), maps.angle_at(r, c),
+                                       float(maps.width_px[r, c]), float(maps.quality[r, c])),
+                               on_object=True)
+                if m is not None:
+                    fitting.append(m)
+                    if len(fitting) >= wanted:
+                        break
         if not fitting:
-            raise NoGraspFound(f"all {len(grasps_2d)} candidate grasps need a wider opening "
-                               f"than max_opening_m ({opening.max_opening_m} m) in every "
-                               f"direction rated at least quality_threshold "
-                               f"({params.quality_threshold:g})"
+            raise NoGraspFound(f"all {len(grasps_2d)} candidate grasps"
+                               + (f" and {len(spots)} more spots" if len(spots) else "")
+                               + f" need a wider opening than max_opening_m "
+                               f"({opening.max_opening_m} m) in every direction rated at "
+                               f"least quality_threshold ({params.quality_threshold:g})"
                                + (" or, centred on their object, leave the allowed region"
                                   if left_region else ""))
         grasps_2d = fitting

@@ -51,6 +51,10 @@ PARAMETERS: dict[str, _Param] = {
     "top_k": _Param(5, "grasps published on ~/grasps", (1, 100)),
     "peak_min_distance": _Param(10, "minimum distance between top-k grasps, network pixels",
                                 (1, 150)),
+    "fallback_spots": _Param(80, "measured openings: when no peak's grasp fits the stroke, "
+                                 "this many more spots rated above quality_threshold are "
+                                 "tried, best first, 8 mm apart; 0 = only the peaks",
+                             (0, 10000)),
     "tracking": _Param(False, "closed loop: prefer the peak nearest the previous grasp"),
     "publish_maps": _Param(True, "publish ~/quality_map and ~/overlay (only when subscribed)"),
     "opening": _Param("auto", "the published opening: measured (height-map models: the "
@@ -153,7 +157,8 @@ def detector_config(values: dict) -> DetectorConfig:
                             width_sigma_px=values["width_sigma"],
                             quality_threshold=values["quality_threshold"],
                             top_k=values["top_k"],
-                            peak_min_distance_px=values["peak_min_distance"]),
+                            peak_min_distance_px=values["peak_min_distance"],
+                            fallback_spots=values["fallback_spots"]),
         min_valid_fraction=values["min_valid_fraction"], opening=opening_params(values),
         augment=values["augment"])
 

@@ -457,6 +457,9 @@ def main(argv: list[str] | None = None) -> None:
                    help="the node's quality_threshold (default: the node's default): a frame "
                         "whose best grasp is rated lower gets no grasp, and the attempt counts "
                         "as 'no grasp'")
+    p.add_argument("--fallback-spots", type=int, default=None, metavar="N",
+                   help="the node's fallback_spots (default: the node's default): spots tried "
+                        "when no peak's grasp fits the stroke; 0 = only the peaks")
     p.add_argument("--workspace-half", type=float, default=None, metavar="M",
                    help="the node's workspace box: M metres either side of the scene's centre "
                         "along x and y, in the world frame (the tray reaches 15 cm, its walls' "
@@ -482,7 +485,8 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     from grasp_seg_ros.sim.probe import make_predictor
     try:
-        predictor, name = make_predictor(args.model, args.augment, args.quality_threshold)
+        predictor, name = make_predictor(args.model, args.augment, args.quality_threshold,
+                                         args.fallback_spots)
     except ValueError as exc:
         p.error(str(exc))
     selection = None
@@ -502,6 +506,7 @@ def main(argv: list[str] | None = None) -> None:
                     "sources": args.sources, "gripper": args.gripper, "camera": args.camera,
                     "seed": args.seed, "clearance": args.clearance,
                     "quality_threshold": args.quality_threshold,
+                    "fallback_spots": args.fallback_spots,
                     "opening_clearance_m": args.opening_clearance,
                     "workspace_half_m": args.workspace_half,
                     "repeat_jitter": asdict(RepeatJitter()) if args.repeats else None,

@@ -422,9 +422,11 @@ BASELINES = ("baseline", "baseline_along", "baseline_heightmap", "baseline_heigh
 SCENE_REFERENCES = ("oracle", "search")
 
 
-def make_predictor(model: str, augment: str = "none", quality_threshold: float | None = None):
+def make_predictor(model: str, augment: str = "none", quality_threshold: float | None = None,
+                   fallback_spots: int | None = None):
     """A GraspDetector on the CPU (with test-time ``augment``, inference.augment, and the
-    node's ``quality_threshold`` when given, else the node's default), or a
+    node's ``quality_threshold`` and ``fallback_spots`` when given, else the node's
+    defaults), or a
     no-network baseline of BASELINES ('baseline': inference.baseline.HighestObjectBaseline on
     the depth crop; 'baseline_heightmap': HeightMapBaseline; '..._along': the known-bad
     control that closes along the long axis), or sim-eval's references, which try grasps
@@ -435,6 +437,11 @@ def make_predictor(model: str, augment: str = "none", quality_threshold: float |
         raise ValueError(f"'{model}' runs no network: test-time augmentation does not apply")
     if quality_threshold is not None and model in (*SCENE_REFERENCES, *BASELINES):
         raise ValueError(f"'{model}' runs no network: a quality threshold does not apply")
+    if fallback_spots is not None and model in (*SCENE_REFERENCES, *BASELINES):
+        raise ValueError(f"'{model}' runs no network: fallback spots do not apply")
+    if fallback_spots is not None and not 0 <= fallback_spots <= 10000:
+        raise ValueError(f"fallback spots must be in [0, 10000] (the node's range), got "
+                         f"{fallback_spots}")
     if model == "oracle":
         from grasp_seg_ros.sim.evaluation import TrialOracle
         return TrialOracle(), model
@@ -453,9 +460,14 @@ def make_predictor(model: str, augment: str = "none", quality_threshold: float |
     if quality_threshold is not None:
         config = replace(config, decode=replace(config.decode,
                                                 quality_threshold=float(quality_threshold)))
+    if fallback_spots is not None:
+        config = replace(config, decode=replace(config.decode,
+                                                fallback_spots=int(fallback_spots)))
     detector = GraspDetector(model, device="cpu", config=config)
     name = detector.model_path.stem + ("" if augment == "none" else f"_{augment}")
-    return detector, name if quality_threshold is None else f"{name}_q{quality_threshold:g}"
+    if quality_threshold is not None:
+        name += f"_q{quality_threshold:g}"
+    return detector, name if fallback_spots is None else f"{name}_fb{fallback_spots}"
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -6,7 +6,7 @@ from grasp_seg_ros.core.errors import NoGraspFound
 from grasp_seg_ros.core.grasp import (DecodeParams, GraspMaps, OutputScaling,
                                       angle_difference, angle_from_cos_sin, angle_to_bins,
                                       detect_grasps, encode_angle, filter_maps, find_peaks,
-                                      maps_from_raw)
+                                      maps_from_raw, spread_cells)
 
 
 def test_angle_encode_decode_round_trip():
@@ -44,6 +44,25 @@ def test_peaks_are_sorted_and_kept_apart():
     maps = _maps_with_peaks([((10, 10), 0.5), ((12, 12), 0.9), ((50, 60), 0.7)])
     peaks = find_peaks(maps.quality, threshold=0.1, min_distance_px=5, max_peaks=5)
     assert peaks.tolist() == [[12, 12], [50, 60]]
+
+
+def test_spread_cells_are_best_first_apart_and_need_not_be_peaks():
+    # a ramp has one peak (its top corner); spread cells go down its flank, kept apart from
+    # each other and from the cells already taken, and stop at the threshold
+    r, c = np.mgrid[0:40, 0:40]
+    ramp = (1.0 - 0.005 * r - 0.02 * c).astype(np.float32)     # its top: (0, 0)
+    assert len(find_peaks(ramp, threshold=0.1, min_distance_px=3, max_peaks=50)) == 1
+    cells = spread_cells(ramp, threshold=0.5, spacing_px=3, max_cells=1000, taken=[(0, 0)])
+    q = ramp[cells[:, 0], cells[:, 1]]
+    assert (np.diff(q) <= 0).all() and (q > 0.5).all()
+    assert [0, 0] not in cells.tolist()
+    gaps = np.abs(cells[:, None, :] - np.vstack([cells, [[0, 0]]])[None, :, :]).max(axis=2)
+    assert (gaps[~np.eye(len(cells), len(cells) + 1, dtype=bool)] >= 3).all()
+    # every cell above the threshold is within the spacing of one picked (nothing missed)
+    above = np.argwhere(ramp > 0.5)
+    near = np.abs(above[:, None, :] - np.vstack([cells, [[0, 0]]])[None]).max(axis=2).min(1)
+    assert (near < 3).all()
+    assert len(spread_cells(ramp, threshold=0.5, spacing_px=3, max_cells=4)) == 4
 
 
 def test_tracking_prefers_the_peak_nearest_the_previous_grasp():

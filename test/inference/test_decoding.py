@@ -81,3 +81,56 @@ def test_a_measured_grasp_stays_inside_the_allowed_region():
     with pytest.raises(NoGraspFound, match="leave the allowed region"):
         decode(raw, pre, INTR, SCALING, DecodeParams(top_k=1), allowed=top_rows,
                opening=OpeningParams(centre_along_jaws=False))
+
+
+def box_and_bar_height_map():
+    """A table at 0.6 m, a box 5 cm high and about 12 cm square (wider than the stroke every
+    way) and, beside it, a bar 5 cm high, 3 cm wide and 8 cm long, as a 224 x 2 mm height map;
+    (the map, the box's cells, the bar's cells)."""
+    depth = np.full((480, 640), 0.60, np.float32)
+    depth[198:282, 200:284] = 0.55        # the box, ~12 cm at 0.55 m
+    depth[212:268, 330:352] = 0.55        # the bar, ~3 x 8 cm, closing across it: along cols
+    pre = make_height_map(depth, INTR, HeightMapSpec(224, 0.002))
+    on = pre.height_m > 0.03
+    cols = np.flatnonzero(on.any(axis=0))
+    gap = cols[np.flatnonzero(np.diff(cols) > 1)[0]]      # the box's last column
+    box, bar = on.copy(), on.copy()
+    box[:, gap + 1:] = False
+    bar[:, :gap + 1] = False
+    return pre, box, bar
+
+
+def raw_one_hill_on_the_box(box):
+    """Raw binned maps rating one direction, closing along the columns (bin 6, 0 deg: across
+    the bar, along the box's 12 cm), on a ridge from the box's middle towards the bar,
+    falling off along it (0.9 there, above 0.6 on the bar's middle) and steeply across it:
+    the only peak is on the box, and no spot of the bar is a peak."""
+    rows, cols = np.nonzero(box)
+    r, c = np.mgrid[0:224, 0:224]
+    raw = np.zeros((13, 224, 224), np.float32)
+    raw[6] = 0.9 - 0.004 * np.abs(c - cols.mean()) - 0.03 * np.abs(r - rows.mean())
+    raw[12] = 0.3
+    return raw
+
+
+def test_when_no_peak_fits_the_stroke_the_next_rated_spots_are_tried():
+    # objects pressed together or in a tray's corner: the peak's object is wider than the
+    # stroke; a lower-rated spot (not a peak) on an object that fits is published
+    pre, box, bar = box_and_bar_height_map()
+    raw = raw_one_hill_on_the_box(box)
+    opening = OpeningParams(centre_along_jaws=True)
+    with pytest.raises(NoGraspFound, match="all 1 candidate grasps need a wider opening"):
+        decode(raw, pre, INTR, SCALING, DecodeParams(top_k=1, fallback_spots=0),
+               opening=opening)
+    # the box's spots nearer the hill's top come first: enough spots to reach the bar
+    _, poses = decode(raw, pre, INTR, SCALING, DecodeParams(top_k=1, fallback_spots=400),
+                      opening=opening)
+    g = poses[0].grasp_2d
+    assert bar[g.row, g.col]
+    assert abs(np.cos(g.angle_rad)) > 0.99           # across the bar
+    assert poses[0].width_m == pytest.approx(0.03 + opening.clearance_m, abs=0.006)
+    # no spot rated above the threshold fits: the reason counts the spots tried too
+    with pytest.raises(NoGraspFound, match=r"all 1 candidate grasps and \d+ more spots"):
+        decode(raw, pre, INTR, SCALING,
+               DecodeParams(top_k=1, quality_threshold=0.7, fallback_spots=400),
+               opening=opening)

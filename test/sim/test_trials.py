@@ -425,11 +425,14 @@ def test_the_sim_eval_command_applies_the_nodes_quality_threshold(tmp_path, caps
     assert "a quality threshold does not apply" in err and "must be in [0, 1]" in err
 
 
-def test_the_sim_eval_command_refuses_a_bad_workspace_or_clearance(tmp_path, capsys):
+def test_the_sim_eval_command_refuses_a_bad_workspace_clearance_or_fallback(tmp_path, capsys):
     from grasp_seg_ros.sim.evaluation import main
-    for bad in (["--workspace-half", "0"], ["--opening-clearance", "-0.01"]):
+    for bad in (["--workspace-half", "0"], ["--opening-clearance", "-0.01"],
+                ["--fallback-spots", "-1"], ["--model", "baseline", "--fallback-spots", "5"]):
         with pytest.raises(SystemExit):
             main([*bad, "--trials", "1", "--out", str(tmp_path)])
     err = capsys.readouterr().err
     assert "--workspace-half must be > 0 m" in err and "--opening-clearance must be in" in err
+    assert "fallback spots must be in [0, 10000]" in err
+    assert "'baseline' runs no network: fallback spots do not apply" in err
     assert not list(tmp_path.iterdir())
