@@ -18,6 +18,7 @@ object.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
 import cv2
 import numpy as np
@@ -77,8 +78,8 @@ def measure_opening(height_m: np.ndarray, grasp: Grasp2D, resolution_m: float,
     extent_px = float(s[hi] - s[lo])
     middle = 0.5 * float(s[hi] + s[lo])
     opening_px = extent_px + params.clearance_m / res     # may exceed the stroke: see fits
-    row = int(np.clip(round(grasp.row + middle * closing[0]), 0, height_m.shape[0] - 1))
-    col = int(np.clip(round(grasp.col + middle * closing[1]), 0, height_m.shape[1] - 1))
+    row = _cell(grasp.row + middle * closing[0], height_m.shape[0])
+    col = _cell(grasp.col + middle * closing[1], height_m.shape[1])
     return replace(grasp, row=row, col=col, width_px=opening_px)
 
 
@@ -99,8 +100,31 @@ def jaw_centre(height_m: np.ndarray, grasp: Grasp2D, resolution_m: float,
         return None
     s, lo, hi = run
     middle = 0.5 * float(s[hi] + s[lo])
-    return (int(np.clip(round(grasp.row + middle * jaw[0]), 0, height_m.shape[0] - 1)),
-            int(np.clip(round(grasp.col + middle * jaw[1]), 0, height_m.shape[1] - 1)))
+    return (_cell(grasp.row + middle * jaw[0], height_m.shape[0]),
+            _cell(grasp.col + middle * jaw[1], height_m.shape[1]))
+
+
+@lru_cache(maxsize=32)
+def _steps(reach_px: float) -> np.ndarray:
+    """Half-cell steps out to ``reach_px`` either side (read-only: shared between calls)."""
+    s = np.arange(-np.ceil(reach_px), np.ceil(reach_px) + 1, 0.5, dtype=np.float32)
+    s.flags.writeable = False
+    return s
+
+
+@lru_cache(maxsize=32)
+def _offsets(half_strip_px: float) -> np.ndarray:
+    """The strip's lines, ``half_strip_px`` either side (read-only: shared between calls)."""
+    o = np.linspace(-half_strip_px, half_strip_px, max(3, int(np.ceil(2 * half_strip_px)) + 1),
+                    dtype=np.float32)
+    o.flags.writeable = False
+    return o
+
+
+def _cell(value, size: int) -> int:
+    """The nearest cell index to ``value`` (rounded half to even, as np.round), inside
+    0 .. size - 1."""
+    return min(max(int(round(value)), 0), size - 1)
 
 
 def _object_run(height_m: np.ndarray, row: int, col: int, direction: np.ndarray,
@@ -110,25 +134,23 @@ def _object_run(height_m: np.ndarray, row: int, col: int, direction: np.ndarray,
     2 x ``half_strip_px`` wide, at half-cell steps out to ``reach_px`` either side: (the
     steps, the first and the last step of the object's run holding the cell), or None when
     the cell is on nothing (module docstring)."""
-    s = np.arange(-np.ceil(reach_px), np.ceil(reach_px) + 1, 0.5, dtype=np.float32)
+    s = _steps(float(reach_px))
     across = np.array([direction[1], -direction[0]], np.float32)
-    offsets = np.linspace(-half_strip_px, half_strip_px,
-                          max(3, int(np.ceil(2 * half_strip_px)) + 1), dtype=np.float32)
+    offsets = _offsets(float(half_strip_px))
     rows = row + s[None, :] * direction[0] + offsets[:, None] * across[0]
     cols = col + s[None, :] * direction[1] + offsets[:, None] * across[1]
     # nearest cells; outside the map counts as the plane (height 0)
     heights = cv2.remap(np.asarray(height_m, np.float32), cols, rows, cv2.INTER_NEAREST,
                         borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)
+    centre = (len(s) - 2) // 2   # the step at 0 (s runs from -n to n + 0.5 by 0.5)
+    top = float(heights[:, max(centre - 1, 0):centre + 2].max())
+    if not np.isfinite(top) or top < params.min_height_m:
+        return None
     seen = np.ones_like(heights, bool)
     if holes is not None:   # the bool mask read as bytes, no copy; outside the map: no hole
         hole = cv2.remap(np.ascontiguousarray(holes, bool).view(np.uint8), cols, rows,
                          cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
         seen = hole == 0
-    centre = int(np.argmin(np.abs(s)))
-    profile = heights.max(axis=0)
-    top = float(profile[max(centre - 1, 0):centre + 2].max())
-    if not np.isfinite(top) or top < params.min_height_m:
-        return None
     threshold = max(params.min_height_m, params.relative * top)
     # per sample: seen on the object (in some line of the strip), seen off it, or unseen
     on = ((heights >= threshold) & seen).any(axis=0)
