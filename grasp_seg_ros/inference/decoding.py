@@ -15,7 +15,8 @@ from grasp_seg_ros.core.grasp import (DecodeParams, Grasp2D, GraspMaps, OutputSc
                                       angle_to_bins, detect_grasps, maps_from_raw,
                                       spread_cells)
 from grasp_seg_ros.core.heightmap import HeightMap
-from grasp_seg_ros.core.opening import OpeningParams, fits, jaw_centre, measure_opening
+from grasp_seg_ros.core.opening import (OpeningParams, fits, jaw_centre, measure_opening,
+                                        measure_openings)
 from grasp_seg_ros.core.pose import GraspPose, grasp_to_pose
 from grasp_seg_ros.core.preprocess import Preprocessed
 
@@ -70,9 +71,14 @@ def decode(raw: np.ndarray, pre: Preprocessed | HeightMap, intrinsics: CameraInt
             # an object wider than the stroke across the closing direction cannot be grasped
             # so; a binned head may rate another direction at the same spot (a box too long
             # one way is grasped across): its best one that fits stands for the spot
-            for angle, quality in maps.directions_at(g.row, g.col, params.quality_threshold):
-                d = replace(g, angle_rad=angle, quality=quality)
-                m = measure_opening(pre.height_m, d, res, opening, pre.hole_mask)
+            ways = [replace(g, angle_rad=angle, quality=quality) for angle, quality
+                    in maps.directions_at(g.row, g.col, params.quality_threshold)]
+            # a fallback spot's directions mostly all fail: measured at once, in one pass
+            measured = (measure_openings(pre.height_m, ways, res, opening, pre.hole_mask)
+                        if on_object else None)
+            for i, d in enumerate(ways):
+                m = (measured[i] if measured is not None
+                     else measure_opening(pre.height_m, d, res, opening, pre.hole_mask))
                 if m is None and on_object:
                     return None   # no direction finds an object at this spot
                 m = m or d

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from grasp_seg_ros.core.grasp import Grasp2D
-from grasp_seg_ros.core.opening import OpeningParams, fits, jaw_centre, measure_opening
+from grasp_seg_ros.core.opening import (OpeningParams, fits, jaw_centre, measure_opening,
+                                        measure_openings)
 
 RES = 0.002
 PARAMS = OpeningParams(clearance_m=0.015, max_opening_m=0.085)
@@ -92,3 +93,31 @@ def test_the_jaw_centre_is_the_middle_of_the_object_along_the_jaws():
     row, col = jaw_centre(bar_map(), grasp(101, 85, 0.0), RES, PARAMS)
     assert row == 106 and col == 85
     assert jaw_centre(bar_map(), grasp(30, 30, 90.0), RES, PARAMS) is None
+
+
+def test_openings_measured_at_once_are_those_measured_one_by_one():
+    # the decoder's fallback spots measure every rated direction of a spot in one pass: the
+    # same openings and centres as one direction at a time, off objects, across holes and at
+    # the map's edge included
+    rng = np.random.default_rng(7)
+    h = np.zeros((224, 224), np.float32)
+    for _ in range(12):   # boxes of random size and height, some touching
+        r, c = rng.integers(0, 200, 2)
+        h[r:r + rng.integers(5, 40), c:c + rng.integers(5, 40)] = rng.uniform(0.01, 0.12)
+    holes = rng.random(h.shape) < 0.05
+    h[holes] = 0.0
+    angles = np.radians(np.arange(-90, 90, 15) + 3.0)
+    cells = [(int(r), int(c)) for r, c in rng.integers(0, 224, (40, 2))] + [(0, 0), (223, 5)]
+    compared = on_something = 0
+    for r, c in cells:
+        ways = [Grasp2D(r, c, float(a), 30.0, 0.5) for a in angles]
+        for hole_mask in (None, holes):
+            together = measure_openings(h, ways, RES, PARAMS, hole_mask)
+            alone = [measure_opening(h, g, RES, PARAMS, hole_mask) for g in ways]
+            assert together == alone
+            compared += len(ways)
+            on_something += sum(m is not None for m in alone)
+    assert on_something > compared // 10      # the comparison saw real measurements
+    with pytest.raises(ValueError, match="share one cell"):
+        measure_openings(h, [grasp(10, 10, 0.0), grasp(10, 11, 0.0)], RES, PARAMS)
+    assert measure_openings(h, [], RES, PARAMS) == []
