@@ -9,6 +9,7 @@ because a parallel-jaw grasp is the same grasp after a half turn.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import cv2
@@ -279,7 +280,7 @@ def find_peaks(quality: np.ndarray, *, threshold: float, min_distance_px: int,
 
 
 def spread_cells(quality: np.ndarray, *, threshold: float, spacing_px: int, max_cells: int,
-                 taken: list[tuple[int, int]] = ()) -> np.ndarray:
+                 taken: Sequence[tuple[int, int]] = ()) -> np.ndarray:
     """Cells above a threshold, best first, as (N, 2) (row, col), each at least
     ``spacing_px`` (Chebyshev distance) from the others and from the cells in ``taken``.
 
@@ -296,8 +297,9 @@ def spread_cells(quality: np.ndarray, *, threshold: float, spacing_px: int, max_
 
     for r, c in taken:
         block(int(r), int(c))
-    above = np.flatnonzero(quality.ravel() > threshold)
-    order = above[np.argsort(-quality.ravel()[above], kind="stable")]
+    flat = quality.ravel()
+    above = np.flatnonzero(flat > threshold)
+    order = above[np.argsort(-flat[above], kind="stable")]
     picked: list[tuple[int, int]] = []
     for r, c in zip(*np.unravel_index(order, quality.shape)):
         if len(picked) >= max_cells:
