@@ -2,7 +2,7 @@
 gripper trials.
 
     grasp-seg dataset generate --split train --scenes N [--seed S] [--gripper robotiq_2f85]
-        [--out DIR] [--workers W] [--fixed-camera]
+        [--out DIR] [--workers W] [--fixed-camera] [--label-trial fast|evaluation]
 
 Scene i of a run uses seed S + i. Each scene becomes ``DIR/<split>/<seed>/0_<seed>_*``:
 perfect and stereo depth, the objects' mask, the graded candidates (failures too) and the
@@ -38,7 +38,7 @@ from grasp_seg_ros.sim.camera import CameraConfig, DepthNoise, random_camera
 from grasp_seg_ros.sim.gripper import DEFAULT_GRIPPER, GRIPPERS, Gripper, gripper_profile
 from grasp_seg_ros.sim.scene import SceneConfig, make_scene
 from grasp_seg_ros.sim.seeds import check_dataset_seeds
-from grasp_seg_ros.sim.trials import GradeConfig, grade_objects
+from grasp_seg_ros.sim.trials import LABEL_TRIALS, GradeConfig, grade_objects
 
 LOG = logging.getLogger(__name__)
 DEFAULT_CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) \
@@ -67,8 +67,10 @@ class GenerateJob:
         return random_camera(np.random.default_rng([self.seed, 5]))
 
 
-def camera_record(camera: CameraConfig, noise: DepthNoise, gripper: str) -> dict:
-    """What a sample's ``*_camera.json`` holds."""
+def camera_record(camera: CameraConfig, noise: DepthNoise, gripper: str,
+                  label_trial: str = "fast") -> dict:
+    """What a sample's ``*_camera.json`` holds (with the gripper profile and the kind of
+    trial that graded its candidates)."""
     return {"kind": camera.name, "width": camera.width, "height": camera.height,
             "k": [camera.fx, 0.0, camera.cx, 0.0, camera.fy, camera.cy, 0.0, 0.0, 1.0],
             "height_m": camera.height_m, "tilt_deg": camera.tilt_deg,
@@ -77,7 +79,7 @@ def camera_record(camera: CameraConfig, noise: DepthNoise, gripper: str) -> dict
             "quat_xyzw_world_optical": [float(v) for v in
                                         Rotation.from_matrix(camera.rotation).as_quat()],
             "noise": {k: getattr(noise, k) for k in noise.__dataclass_fields__},
-            "gripper": gripper}
+            "gripper": gripper, "label_trial": label_trial}
 
 
 def generate_scene(job: GenerateJob) -> dict:
@@ -102,8 +104,8 @@ def generate_scene(job: GenerateJob) -> dict:
     write_graded(sample.path("graded"), [
         GradedRectangle(g.rectangle, g.robustness, g.trials, g.body_id, g.world.width_m)
         for g in graded])
-    sample.path("camera").write_text(json.dumps(camera_record(camera, noise, job.gripper),
-                                                indent=1))
+    record = camera_record(camera, noise, job.gripper, job.grade.trial)
+    sample.path("camera").write_text(json.dumps(record, indent=1))
     good = [g.rectangle for g in graded if g.robustness >= job.grade.good_robustness]
     write_grasps(sample.path("grasps"), good)
     return {"seed": job.seed, "skipped": False, "candidates": len(graded),
@@ -160,6 +162,9 @@ def main(argv: list[str] | None = None) -> None:
     g.add_argument("--angles", type=int, default=GradeConfig.angles)
     g.add_argument("--centres", type=int, default=GradeConfig.centres_per_object)
     g.add_argument("--perturbations", type=int, default=GradeConfig.perturbations)
+    g.add_argument("--label-trial", choices=LABEL_TRIALS, default=GradeConfig.trial,
+                   help="'fast' (default): trials sped up, shorter lift; 'evaluation': the "
+                   "gripper profile's own trial, as sim-eval runs it (about 3x the time)")
     g.add_argument("--good", type=float, default=GradeConfig.good_robustness,
                    help="robustness a candidate needs to go into the grasps file")
     g.add_argument("--workers", type=int, default=multiprocessing.cpu_count())
@@ -173,7 +178,8 @@ def main(argv: list[str] | None = None) -> None:
     config = SceneConfig(num_objects=(1, args.max_objects), sources=tuple(args.sources),
                          split=args.split, object_dir=args.object_dir, tray=args.tray)
     grade = replace(GradeConfig(), angles=args.angles, centres_per_object=args.centres,
-                    perturbations=args.perturbations, good_robustness=args.good)
+                    perturbations=args.perturbations, good_robustness=args.good,
+                    trial=args.label_trial)
     t0 = time.perf_counter()
     results = generate(out, split=args.split, scenes=args.scenes, seed=args.seed,
                        workers=args.workers, scene_config=config, gripper=args.gripper,

@@ -11,8 +11,11 @@ from scipy import ndimage
 from grasp_seg_ros.core.pose import GraspPose
 from grasp_seg_ros.core.rectangles import GraspRectangle
 from grasp_seg_ros.sim.camera import CameraConfig
-from grasp_seg_ros.sim.gripper import Gripper, GripperProfile, WorldGrasp
+from grasp_seg_ros.sim.gripper import Gripper, GripperProfile, TrialConfig, WorldGrasp
 from grasp_seg_ros.sim.scene import Scene
+
+#: how label trials are run (GradeConfig.trial)
+LABEL_TRIALS = ("fast", "evaluation")
 
 
 def image_grasp_to_world(row: float, col: float, angle_rad: float, width_m: float,
@@ -56,6 +59,12 @@ class GradeConfig:
         lift_m: lift height before the shake and the wrist's turn.
         neighbourhood_m: objects farther than this from the one being labelled are left
             out of its trials (nothing the gripper does there can reach them).
+        trial: ``'fast'``: the profile's trial sped up and shortened by ``time_scale``,
+            ``approach_m`` and ``lift_m``, the fingers opened to the candidate's opening;
+            ``'evaluation'``: the profile's own trial, the fingers opened as ``sim-eval``
+            opens a published grasp (the opening plus the trial's margin). About 3x the cost;
+            its robustness predicts an evaluation trial's outcome better (README, "Label
+            trials as the evaluation runs them").
     """
 
     centres_per_object: int = 2
@@ -70,6 +79,22 @@ class GradeConfig:
     approach_m: float = 0.05
     lift_m: float = 0.08
     neighbourhood_m: float = 0.05
+    trial: str = "fast"
+
+    def __post_init__(self) -> None:
+        if self.trial not in LABEL_TRIALS:
+            raise ValueError(f"label trial must be one of {LABEL_TRIALS}, got '{self.trial}'")
+
+    def trial_for(self, profile: GripperProfile) -> tuple[TrialConfig, float]:
+        """The trial a candidate is graded with, and how much narrower than the trial
+        opens it the candidate is executed (so that the fingers open to the candidate's
+        opening exactly, or to it plus the margin, as in ``sim-eval``)."""
+        if self.trial == "evaluation":
+            return profile.trial, 0.0
+        trial = replace(profile.trial, time_scale=self.time_scale,
+                        approach_m=min(profile.trial.approach_m, self.approach_m),
+                        lift_m=min(profile.trial.lift_m, self.lift_m))
+        return trial, trial.opening_margin_m
 
 
 @dataclass(frozen=True)
@@ -129,9 +154,7 @@ def grade_objects(scene: Scene, gripper: Gripper, profile: GripperProfile, depth
     """
     camera = scene.camera
     intr = camera.intrinsics()
-    trial = replace(profile.trial, time_scale=config.time_scale,
-                    approach_m=min(profile.trial.approach_m, config.approach_m),
-                    lift_m=min(profile.trial.lift_m, config.lift_m))
+    trial, narrower_m = config.trial_for(profile)
     jaw_m = gripper.config.jaw_m
     stroke = gripper.config.max_opening_m
     state = pybullet.saveState(physicsClientId=scene.client)
@@ -140,7 +163,7 @@ def grade_objects(scene: Scene, gripper: Gripper, profile: GripperProfile, depth
     def attempt(g: WorldGrasp, body: int) -> bool:
         pybullet.restoreState(state, physicsClientId=scene.client)
         executed = WorldGrasp(g.x_m, g.y_m, g.surface_z_m, g.yaw_rad,
-                              max(g.width_m - trial.opening_margin_m, 0.0))
+                              max(g.width_m - narrower_m, 0.0))
         return gripper.execute(executed, trial, table_z_m=scene.table_z_m) == body
 
     try:

@@ -121,11 +121,15 @@ def height_map_training_notes(recipe: Recipe) -> dict:
     roots = [r for r in _train_roots(recipe.data) if r is not None]
     kinds: dict[str, int] = {}
     grippers: set[str] = set()
+    label_trials: dict[str, int] = {}
     heights, tilts = [], []
     for path in (p for root in roots for p in sorted(root.rglob("*_camera.json"))):
         cam = json.loads(path.read_text())
         kinds[cam.get("kind", "?")] = kinds.get(cam.get("kind", "?"), 0) + 1
         grippers.add(str(cam.get("gripper", "?")))
+        # scenes written before the label trial was recorded were graded with the fast one
+        trial = str(cam.get("label_trial", "fast"))
+        label_trials[trial] = label_trials.get(trial, 0) + 1
         heights.append(float(cam.get("height_m", float("nan"))))
         tilts.append(float(cam.get("tilt_deg", float("nan"))))
     notes = {"rank_weight": recipe.train.rank_weight,
@@ -137,6 +141,7 @@ def height_map_training_notes(recipe: Recipe) -> dict:
             + f"; height {np.nanmin(heights):.2f}-{np.nanmax(heights):.2f} m, tilt "
             f"{np.nanmin(tilts):.0f}-{np.nanmax(tilts):.0f} deg")
         notes["label_gripper"] = ", ".join(sorted(grippers))
+        notes["label_trials"] = ", ".join(f"{k} {n}" for k, n in sorted(label_trials.items()))
     return notes
 
 

@@ -116,6 +116,47 @@ def test_graded_labels_of_a_long_box_say_which_angles_hold(table):
             assert g.trials == 1 + GradeConfig().perturbations or g.robustness == 0.0
 
 
+class RecordingGripper(Gripper):
+    """A real gripper that also keeps what each trial was asked to do."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.calls = []
+
+    def execute(self, grasp, trial=None, **kwargs):
+        self.calls.append((grasp, trial))
+        return super().execute(grasp, trial, **kwargs)
+
+
+@pytest.mark.parametrize("kind", ["fast", "evaluation"])
+def test_label_trials_run_fast_or_as_the_evaluation_runs_them(table, kind):
+    cam = CameraConfig()
+    box = add_box(table, [0.015, 0.04, 0.02], (0.0, 0.0), 0.3)  # 3 x 8 x 4 cm
+    scene = Scene(client=table, camera=cam,
+                  objects=[SceneObject(box, ObjectSpec("primitive", "box"))])
+    profile = GRIPPERS["robotiq_2f85"]
+    gripper = RecordingGripper(table, profile.gripper)
+    from grasp_seg_ros.sim.camera import render
+    depth, seg = render(cam, table)
+    config = GradeConfig(centres_per_object=1, angles=4, perturbations=0, trial=kind)
+    graded = [g for g in grade_objects(scene, gripper, profile, depth, seg,
+                                       np.random.default_rng(0), config) if g.trials]
+    assert graded and len(gripper.calls) == len(graded)
+    for g, (executed, trial) in zip(graded, gripper.calls):
+        if kind == "evaluation":  # sim-eval's trial and opening (the published one)
+            assert trial == profile.trial
+            assert executed.width_m == pytest.approx(g.world.width_m)
+        else:  # faster, shorter, and the fingers opened to the candidate's opening exactly
+            assert trial.time_scale == config.time_scale and trial.lift_m == config.lift_m
+            assert trial.shake and trial.rotate_wrist
+            assert executed.width_m + trial.opening_margin_m == pytest.approx(g.world.width_m)
+
+
+def test_an_unknown_label_trial_is_refused():
+    with pytest.raises(ValueError, match="label trial must be one of"):
+        GradeConfig(trial="slow")
+
+
 def test_world_grasps_project_to_image_rectangles_on_a_tilted_camera():
     from grasp_seg_ros.sim.camera import camera_model
     cam = camera_model("d405", "848x480", height_m=0.5, tilt_deg=30.0, azimuth_deg=60.0)
@@ -154,6 +195,7 @@ def test_generated_scene_round_trips_through_the_jacquard_reader(tmp_path):
     width, height = camera["width"], camera["height"]
     assert 0.3 <= camera["height_m"] <= 1.0 and 0.0 <= camera["tilt_deg"] <= 35.0
     assert camera["gripper"] == "robotiq_2f85" and len(camera["k"]) == 9
+    assert camera["label_trial"] == "fast"
     perfect = read_depth(samples[0].path("perfect"))
     stereo = read_depth(samples[0].path("stereo"))
     assert perfect.shape == (height, width) and np.isfinite(perfect).all()

@@ -195,6 +195,7 @@ def test_height_map_recipe_trains_and_the_detector_runs_its_model(scenes, tmp_pa
     assert meta.normalisation.kind == "height"
     # the card says what the model takes, gives, and what its labels and cameras were
     assert meta.training["label_gripper"] == "robotiq_2f85"
+    assert meta.training["label_trials"] == "fast 2"
     assert meta.training["training_cameras"].startswith("2 scenes, one camera each: d405 1, "
                                                         "d435 1; height 0.40-")
     card = (tmp_path / "run" / "model.md").read_text()
