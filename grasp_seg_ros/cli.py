@@ -8,7 +8,8 @@
     grasp-seg train-sim  train on samples rendered on the fly (the bootstrap recipe)
     grasp-seg evaluate   rectangle metric of a model on a dataset or held-out simulated scenes
     grasp-seg bench      per-stage detector latency (median/p95) per torch thread count
-    grasp-seg dataset    generate a synthetic Jacquard-format dataset (grasps by trial)
+    grasp-seg dataset    generate a synthetic Jacquard-format dataset (grasps by trial), or
+                         calibrate its label trials against the evaluation
     grasp-seg sim-eval   simulated grasp trials of a model or the no-network baseline
     grasp-seg probe      angle probe: closing-axis error on known objects, many cameras
     grasp-seg soak       drive grasp_detector at 30 Hz for a long time: drops, latency, memory

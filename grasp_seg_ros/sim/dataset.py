@@ -3,6 +3,7 @@ gripper trials.
 
     grasp-seg dataset generate --split train --scenes N [--seed S] [--gripper robotiq_2f85]
         [--out DIR] [--workers W] [--fixed-camera] [--label-trial fast|evaluation]
+    grasp-seg dataset calibrate [--scenes 80] [--seed 1900000]   # labels vs the evaluation
 
 Scene i of a run uses seed S + i. Each scene becomes ``DIR/<split>/<seed>/0_<seed>_*``:
 perfect and stereo depth, the objects' mask, the graded candidates (failures too) and the
@@ -34,6 +35,7 @@ from tqdm import tqdm
 
 from grasp_seg_ros.core.jacquard import (GradedRectangle, JacquardSample, write_depth,
                                          write_grasps, write_graded, write_mask)
+from grasp_seg_ros.sim import calibration
 from grasp_seg_ros.sim.camera import CameraConfig, DepthNoise, random_camera
 from grasp_seg_ros.sim.gripper import DEFAULT_GRIPPER, GRIPPERS, Gripper, gripper_profile
 from grasp_seg_ros.sim.scene import SceneConfig, make_scene
@@ -168,7 +170,14 @@ def main(argv: list[str] | None = None) -> None:
     g.add_argument("--good", type=float, default=GradeConfig.good_robustness,
                    help="robustness a candidate needs to go into the grasps file")
     g.add_argument("--workers", type=int, default=multiprocessing.cpu_count())
+    c = sub.add_parser("calibrate", help="how well each kind of label trial predicts the "
+                       "evaluation trial (sim.calibration)")
+    calibration.add_arguments(c)
     args = p.parse_args(argv)
+    if args.command == "calibrate":
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+        calibration.run(args, c)
+        return
     try:
         check_dataset_seeds(args.seed, args.scenes)
     except ValueError as exc:

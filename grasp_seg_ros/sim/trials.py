@@ -192,20 +192,58 @@ def grade_objects(scene: Scene, gripper: Gripper, profile: GripperProfile, depth
                     if g.width_m > stroke:
                         out.append(GradedGrasp(obj.body_id, rect, g, 0.0, 0, "too_wide"))
                         continue
-                    held = [attempt(g, obj.body_id)]
-                    if held[0]:
-                        for _ in range(config.perturbations):
-                            t = np.radians(rng.uniform(-config.turn_deg, config.turn_deg))
-                            shift = rng.uniform(-config.shift_m, config.shift_m, 2)
-                            width = g.width_m + rng.uniform(*config.opening_m)
-                            p = WorldGrasp(g.x_m + shift[0], g.y_m + shift[1], g.surface_z_m,
-                                           g.yaw_rad + t, float(min(width, stroke)))
-                            held.append(attempt(p, obj.body_id))
-                        robustness = float(np.mean(held))
-                    else:
-                        robustness = 0.0
-                    out.append(GradedGrasp(obj.body_id, rect, g, robustness, len(held),
-                                           "tried"))
+                    held = _graded_trials(g, lambda w: attempt(w, obj.body_id), rng, config,
+                                          stroke)
+                    out.append(GradedGrasp(obj.body_id, rect, g, float(np.mean(held)),
+                                           len(held), "tried"))
+    finally:
+        _isolate(scene, None, 0.0)
+        pybullet.restoreState(state, physicsClientId=scene.client)
+        pybullet.removeState(state, physicsClientId=scene.client)
+    return out
+
+
+def _graded_trials(g: WorldGrasp, attempt, rng: np.random.Generator, config: GradeConfig,
+                   stroke_m: float) -> list[bool]:
+    """The nominal trial of ``g`` and, when it held, its perturbed ones (``attempt(grasp)``
+    runs one trial); a grasp whose nominal trial fails is not tried further."""
+    held = [attempt(g)]
+    if held[0]:
+        for _ in range(config.perturbations):
+            t = np.radians(rng.uniform(-config.turn_deg, config.turn_deg))
+            shift = rng.uniform(-config.shift_m, config.shift_m, 2)
+            width = g.width_m + rng.uniform(*config.opening_m)
+            p = WorldGrasp(g.x_m + shift[0], g.y_m + shift[1], g.surface_z_m,
+                           g.yaw_rad + t, float(min(width, stroke_m)))
+            held.append(attempt(p))
+    return held
+
+
+def regrade(scene: Scene, gripper: Gripper, profile: GripperProfile,
+            graded: list[GradedGrasp], rng: np.random.Generator,
+            config: GradeConfig) -> list[GradedGrasp]:
+    """``graded``'s candidates (the same centres, directions and openings) graded again with
+    ``config``'s trials, e.g. another kind of label trial, in the scene's present state;
+    perturbations are drawn anew from ``rng``; untried candidates stay untried."""
+    trial, narrower_m = config.trial_for(profile)
+    stroke = gripper.config.max_opening_m
+    state = pybullet.saveState(physicsClientId=scene.client)
+    out: list[GradedGrasp] = []
+
+    def attempt(g: WorldGrasp, body: int) -> bool:
+        pybullet.restoreState(state, physicsClientId=scene.client)
+        executed = replace(g, width_m=max(g.width_m - narrower_m, 0.0))
+        return gripper.execute(executed, trial, table_z_m=scene.table_z_m) == body
+
+    try:
+        for g in graded:
+            if not g.trials:
+                out.append(g)
+                continue
+            _isolate(scene, g.body_id, config.neighbourhood_m)
+            held = _graded_trials(g.world, lambda w: attempt(w, g.body_id), rng, config,
+                                  stroke)
+            out.append(replace(g, robustness=float(np.mean(held)), trials=len(held)))
     finally:
         _isolate(scene, None, 0.0)
         pybullet.restoreState(state, physicsClientId=scene.client)

@@ -1,5 +1,7 @@
 """Gripper trials, trial-verified labels, Jacquard export and sim-eval (real PyBullet)."""
 
+from dataclasses import replace
+
 import numpy as np
 import pybullet
 import pybullet_data
@@ -19,7 +21,7 @@ from grasp_seg_ros.sim.objects import catalogue, split_of_name
 from grasp_seg_ros.sim.scene import Scene, SceneConfig, SceneObject
 from grasp_seg_ros.sim.objects import ObjectSpec
 from grasp_seg_ros.sim.trials import (GradeConfig, grade_objects, image_grasp_to_world,
-                                      world_to_rectangle)
+                                      regrade, world_to_rectangle)
 
 
 @pytest.fixture
@@ -150,6 +152,60 @@ def test_label_trials_run_fast_or_as_the_evaluation_runs_them(table, kind):
             assert trial.time_scale == config.time_scale and trial.lift_m == config.lift_m
             assert trial.shake and trial.rotate_wrist
             assert executed.width_m + trial.opening_margin_m == pytest.approx(g.world.width_m)
+
+
+def test_regrading_tries_the_same_candidates_with_another_label_trial(table):
+    cam = CameraConfig()
+    box = add_box(table, [0.015, 0.04, 0.02], (0.0, 0.0), 0.3)
+    scene = Scene(client=table, camera=cam,
+                  objects=[SceneObject(box, ObjectSpec("primitive", "box"))])
+    profile = GRIPPERS["robotiq_2f85"]
+    gripper = RecordingGripper(table, profile.gripper)
+    from grasp_seg_ros.sim.camera import render
+    depth, seg = render(cam, table)
+    fast = GradeConfig(centres_per_object=1, angles=6, perturbations=0)
+    graded = grade_objects(scene, gripper, profile, depth, seg, np.random.default_rng(0), fast)
+    gripper.calls.clear()
+    again = regrade(scene, gripper, profile, graded, np.random.default_rng(1),
+                    replace(fast, trial="evaluation"))
+    assert [(g.world, g.reason) for g in again] == [(g.world, g.reason) for g in graded]
+    tried = [g for g in graded if g.trials]
+    assert tried and any(not g.trials for g in graded)  # along the box: too wide, untried
+    assert len(gripper.calls) == len(tried)
+    assert all(trial == profile.trial for _, trial in gripper.calls)
+    assert [w.width_m for w, _ in gripper.calls] == pytest.approx(
+        [g.world.width_m for g in tried])
+
+
+def test_label_calibration_reports_hold_rates_by_robustness():
+    from grasp_seg_ros.sim.calibration import summarise
+    rows = [{"fast": 1.0, "evaluation": 1.0, "eval": [True, True, True]},
+            {"fast": 1.0, "evaluation": 0.0, "eval": [False, False, False]},
+            {"fast": 0.0, "evaluation": 1.0, "eval": [True, True, False]},
+            {"fast": 0.0, "evaluation": 0.0, "eval": [False, False, False]}]
+    summary = summarise(rows, ("fast", "evaluation"))
+    assert summary["candidates"] == 4
+    assert summary["fast"]["by_robustness"] == {
+        "0.00": {"candidates": 2, "eval_hold_rate": pytest.approx(1 / 3, abs=1e-3)},
+        "1.00": {"candidates": 2, "eval_hold_rate": 0.5}}
+    assert summary["evaluation"]["by_robustness"]["1.00"]["eval_hold_rate"] == pytest.approx(
+        5 / 6, abs=1e-3)
+    # the labels that agree with the evaluation correlate with it, the others do not
+    assert summary["evaluation"]["correlation"] > 0.9
+    assert abs(summary["fast"]["correlation"]) < 0.3
+
+
+def test_label_calibration_of_a_scene_grades_and_executes_the_same_candidates():
+    from grasp_seg_ros.sim.calibration import CalibrationJob, calibrate_scene
+    job = CalibrationJob(5, SceneConfig(num_objects=(1, 1), sources=("primitives",),
+                                        split="train", area_half_m=0.06), eval_trials=2,
+                         grade=GradeConfig(centres_per_object=1, angles=4, perturbations=1))
+    rows = calibrate_scene(job)
+    assert rows
+    for row in rows:
+        assert len(row["eval"]) == 2
+        assert {row["fast"], row["evaluation"]} <= {0.0, 0.5, 1.0}
+        assert 0.0 < row["width_m"] <= GRIPPERS["robotiq_2f85"].stroke_m
 
 
 def test_an_unknown_label_trial_is_refused():
