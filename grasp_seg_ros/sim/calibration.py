@@ -9,8 +9,8 @@ the same candidates are graded again with every other kind (``sim.trials.regrade
 executed ``--eval-trials`` times with the gripper profile's evaluation trial from the same
 moment: once as labelled, then moved and turned as ``sim-eval --repeats`` moves a grasp.
 Reported per kind of label trial: the evaluation's hold rate by label robustness, and the
-correlation of the two over the candidates that were tried. Labels that do not predict what
-the evaluation lifts teach a model the wrong ranking, however it is trained.
+correlation of the two over the candidates that were tried: labels that do not predict what
+the evaluation lifts can teach a model a ranking the evaluation does not share.
 """
 
 from __future__ import annotations

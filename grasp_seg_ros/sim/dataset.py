@@ -166,7 +166,7 @@ def main(argv: list[str] | None = None) -> None:
     g.add_argument("--perturbations", type=int, default=GradeConfig.perturbations)
     g.add_argument("--label-trial", choices=LABEL_TRIALS, default=GradeConfig.trial,
                    help="'fast' (default): trials sped up, shorter lift; 'evaluation': the "
-                   "gripper profile's own trial, as sim-eval runs it (about 3x the time)")
+                   "gripper profile's own trial, as sim-eval runs it (about 2.8x the time)")
     g.add_argument("--good", type=float, default=GradeConfig.good_robustness,
                    help="robustness a candidate needs to go into the grasps file")
     g.add_argument("--workers", type=int, default=multiprocessing.cpu_count())

@@ -62,7 +62,7 @@ class GradeConfig:
         trial: ``'fast'``: the profile's trial sped up and shortened by ``time_scale``,
             ``approach_m`` and ``lift_m``, the fingers opened to the candidate's opening;
             ``'evaluation'``: the profile's own trial, the fingers opened as ``sim-eval``
-            opens a published grasp (the opening plus the trial's margin). About 3x the cost;
+            opens a published grasp (the opening plus the trial's margin). About 2.8x the cost;
             its robustness predicts an evaluation trial's outcome better (README, "Label
             trials as the evaluation runs them").
     """
