@@ -161,10 +161,7 @@ def grade_objects(scene: Scene, gripper: Gripper, profile: GripperProfile, depth
     out: list[GradedGrasp] = []
 
     def attempt(g: WorldGrasp, body: int) -> bool:
-        pybullet.restoreState(state, physicsClientId=scene.client)
-        executed = WorldGrasp(g.x_m, g.y_m, g.surface_z_m, g.yaw_rad,
-                              max(g.width_m - narrower_m, 0.0))
-        return gripper.execute(executed, trial, table_z_m=scene.table_z_m) == body
+        return _holds(scene, gripper, state, trial, narrower_m, g, body)
 
     try:
         for obj in scene.objects:
@@ -203,6 +200,15 @@ def grade_objects(scene: Scene, gripper: Gripper, profile: GripperProfile, depth
     return out
 
 
+def _holds(scene: Scene, gripper: Gripper, state: int, trial: TrialConfig,
+           narrower_m: float, g: WorldGrasp, body: int) -> bool:
+    """One label trial of ``g`` from the saved physics ``state``, opened ``narrower_m``
+    less than the trial opens it (GradeConfig.trial_for); True when it lifts ``body``."""
+    pybullet.restoreState(state, physicsClientId=scene.client)
+    executed = replace(g, width_m=max(g.width_m - narrower_m, 0.0))
+    return gripper.execute(executed, trial, table_z_m=scene.table_z_m) == body
+
+
 def _graded_trials(g: WorldGrasp, attempt, rng: np.random.Generator, config: GradeConfig,
                    stroke_m: float) -> list[bool]:
     """The nominal trial of ``g`` and, when it held, its perturbed ones (``attempt(grasp)``
@@ -231,9 +237,7 @@ def regrade(scene: Scene, gripper: Gripper, profile: GripperProfile,
     out: list[GradedGrasp] = []
 
     def attempt(g: WorldGrasp, body: int) -> bool:
-        pybullet.restoreState(state, physicsClientId=scene.client)
-        executed = replace(g, width_m=max(g.width_m - narrower_m, 0.0))
-        return gripper.execute(executed, trial, table_z_m=scene.table_z_m) == body
+        return _holds(scene, gripper, state, trial, narrower_m, g, body)
 
     try:
         for g in graded:
