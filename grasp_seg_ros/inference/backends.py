@@ -6,6 +6,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import logging
+import time
 from pathlib import Path
 from typing import Protocol
 
@@ -19,6 +20,12 @@ from grasp_seg_ros.nets.weights import ModelMetadata, load_weights
 LOG = logging.getLogger(__name__)
 DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("fp32", "fp16")
+#: auto: on the CPU in fp32, PyTorch or ONNX Runtime, whichever runs this model faster here
+BACKENDS = ("auto", "torch", "onnxruntime")
+#: auto times each runtime on this many forward passes (after two to warm up), interleaved
+CHOICE_PASSES = 5
+#: auto keeps PyTorch unless ONNX Runtime's median is at least this much lower
+CHOICE_MARGIN = 0.05
 
 #: glibc mallopt parameters (malloc.h)
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
@@ -108,19 +115,82 @@ class Backend(Protocol):
     def __call__(self, net_input: np.ndarray) -> np.ndarray: ...
 
 
+def check_backend(backend: str) -> None:
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}, got '{backend}'")
+
+
+def _pass_ms(backend: Backend, x: np.ndarray) -> float:
+    t = time.perf_counter()
+    backend(x)
+    return 1e3 * (time.perf_counter() - t)
+
+
+def faster_backend(candidates: list[Backend], size_px: int, *,
+                   passes: int = CHOICE_PASSES) -> tuple[Backend, dict[str, float]]:
+    """The first of ``candidates`` unless another's median forward pass on a (size, size)
+    input is more than CHOICE_MARGIN lower; the passes alternate between the candidates, so
+    a machine whose speed drifts slows them alike. Returns it and each one's median (ms)."""
+    x = np.zeros((size_px, size_px), np.float32)
+    samples: dict[str, list[float]] = {b.name: [] for b in candidates}
+    for i in range(passes + 2):
+        for b in candidates:
+            ms = _pass_ms(b, x)
+            if i >= 2:
+                samples[b.name].append(ms)
+    medians = {name: float(np.median(v)) for name, v in samples.items()}
+    chosen = candidates[0]
+    for b in candidates[1:]:
+        if medians[b.name] < (1.0 - CHOICE_MARGIN) * medians[chosen.name]:
+            chosen = b
+    return chosen, medians
+
+
 def make_backend(model_path: Path, *, device: str = "auto", num_threads: int = 0,
-                 optimise: bool = True, precision: str = "fp32"
+                 optimise: bool = True, precision: str = "fp32", backend: str = "torch"
                  ) -> tuple[Backend, ModelMetadata, torch.device]:
     """The backend for a model file, its metadata and the device it runs on.
 
-    ``.onnx`` (made by grasp-seg export): ONNX Runtime on the CPU, whatever ``device`` says;
-    anything else: a .safetensors weight file run by TorchBackend on ``device``.
+    ``.onnx`` (made by grasp-seg export): ONNX Runtime on the CPU, whatever ``device`` and
+    ``backend`` say; anything else: a .safetensors weight file, run by ``backend``:
+    - 'torch': TorchBackend on ``device``;
+    - 'onnxruntime': the network as TorchBackend runs it, exported to ONNX (cached,
+      onnx_backend.inference_onnx) and run by ONNX Runtime; CPU and fp32 only;
+    - 'auto': on the CPU in fp32, whichever of the two runs this model faster on this
+      machine (:func:`faster_backend`, logged); PyTorch elsewhere, or where the export fails.
     """
+    check_backend(backend)
     if Path(model_path).suffix == ".onnx":
         from grasp_seg_ros.inference.onnx_backend import OnnxBackend
-        backend = OnnxBackend(Path(model_path), num_threads=num_threads)
-        return backend, backend.metadata, torch.device("cpu")
+        ort_backend = OnnxBackend(Path(model_path), num_threads=num_threads)
+        return ort_backend, ort_backend.metadata, torch.device("cpu")
     resolved = resolve_device(device)
     net, metadata = load_weights(model_path, device="cpu")
-    return (TorchBackend(net, resolved, optimise=optimise, precision=precision), metadata,
-            resolved)
+    torch_backend = TorchBackend(net, resolved, optimise=optimise, precision=precision)
+    if backend == "torch":
+        return torch_backend, metadata, resolved
+    portable = resolved.type == "cpu" and precision == "fp32" and optimise
+    if not portable:
+        if backend == "onnxruntime":
+            raise ValueError(f"backend 'onnxruntime' runs fp32 on the CPU with the optimised "
+                             f"network; got device {resolved}, precision {precision}"
+                             + ("" if optimise else ", the network as trained")
+                             + " (use backend 'torch' or 'auto')")
+        return torch_backend, metadata, resolved
+    from grasp_seg_ros.inference.onnx_backend import inference_onnx
+    try:
+        ort_backend = inference_onnx(net, metadata, Path(model_path),
+                                     num_threads=num_threads)
+    except Exception as exc:  # noqa: BLE001 - the exporter raises many kinds of error
+        if backend == "onnxruntime":
+            raise RuntimeError(f"{Path(model_path).name} cannot run on ONNX Runtime: the "
+                               f"export failed ({exc}); use backend 'torch'") from exc
+        LOG.warning("%s: the ONNX export failed (%s); running on PyTorch",
+                    Path(model_path).name, exc)
+        return torch_backend, metadata, resolved
+    if backend == "onnxruntime":
+        return ort_backend, metadata, resolved
+    chosen, medians = faster_backend([torch_backend, ort_backend], metadata.input_size_px)
+    LOG.info("backend auto: %s (forward pass median %s)", chosen.name,
+             ", ".join(f"{name} {ms:.1f} ms" for name, ms in medians.items()))
+    return chosen, metadata, resolved

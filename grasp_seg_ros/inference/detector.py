@@ -71,17 +71,20 @@ class GraspDetector:
         config: crop and decoding settings (the default of every ``detect`` call).
         optimise: run the exact fast rewrite of the network (nets.fast); False = as trained.
         precision: 'fp32' or 'fp16' (PyTorch backend).
+        backend: 'torch', 'onnxruntime' (the same network exported to ONNX, on the CPU) or
+            'auto' (on the CPU in fp32, whichever of the two runs this model faster on this
+            machine, timed at construction; inference.backends.make_backend).
     """
 
     def __init__(self, model: str | Path, *, device: str = "auto", num_threads: int = 0,
                  config: DetectorConfig | None = None, optimise: bool = True,
-                 precision: str = "fp32") -> None:
+                 precision: str = "fp32", backend: str = "torch") -> None:
         if num_threads > 0:
             torch.set_num_threads(num_threads)
         self.model_path = resolve_model(str(model))
         self.backend, self.metadata, self.device = make_backend(
             self.model_path, device=device, num_threads=num_threads, optimise=optimise,
-            precision=precision)
+            precision=precision, backend=backend)
         self.config = config or DetectorConfig()
         self.check_config(self.config)
         LOG.info("loaded %s (%s) on %s", self.model_path, self.metadata.architecture,
@@ -96,7 +99,8 @@ class GraspDetector:
                     + (f", {m.scaling.angle_bins} angle bins" if m.scaling.angle_bins else ""))
         else:
             kind = f"depth crop {m.input_size_px} px"
-        return f"{m.architecture} ({kind}) from {self.model_path.name} on {self.device}"
+        return (f"{m.architecture} ({kind}) from {self.model_path.name} on {self.device} "
+                f"({self.backend.name})")
 
     def check_config(self, config: DetectorConfig) -> None:
         """Raise ValueError, with the reason, for settings this model cannot honour."""

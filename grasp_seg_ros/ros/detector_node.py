@@ -149,7 +149,7 @@ class DetectionMixin:
         def build(device: str) -> GraspDetector:
             return GraspDetector(values["model"], device=device,
                                  num_threads=values["num_threads"], config=detector_config(values),
-                                 precision=values["precision"])
+                                 precision=values["precision"], backend=values["backend"])
         try:
             return build(values["device"])
         except DeviceUnavailable as exc:
@@ -384,7 +384,8 @@ class DetectionMixin:
                                                 waiting_for_requests=on_demand)
         kv.update({"model": str(detector.model_path),
                    "architecture": detector.metadata.architecture,
-                   "device": str(detector.device), "input": detector.metadata.input_kind,
+                   "device": str(detector.device), "backend": detector.backend.name,
+                   "input": detector.metadata.input_kind,
                    "mode": values["mode"], "target_frame": target.describe()})
         self._out.publish_status(f"{self.get_fully_qualified_name()}: detection", ok, message,
                                  str(detector.device), kv, self.get_clock().now().to_msg())

@@ -55,6 +55,7 @@ from grasp_seg_ros.sim.trials import (GradeConfig, grade_objects, pose_to_world_
                                       world_to_rectangle)
 from grasp_seg_ros.core.resources import DEFAULT_MODEL
 from grasp_seg_ros.inference.augment import AUGMENTS
+from grasp_seg_ros.inference.backends import BACKENDS
 from grasp_seg_ros.sim.seeds import first_seed
 
 LOG = logging.getLogger(__name__)
@@ -453,6 +454,8 @@ def main(argv: list[str] | None = None) -> None:
                         "must get (the node's finger_reach_m)")
     p.add_argument("--augment", default="none", choices=tuple(AUGMENTS),
                    help="test-time augmentation of the network (the node's augment)")
+    p.add_argument("--backend", default="auto", choices=BACKENDS,
+                   help="the network's runtime (the node's backend)")
     p.add_argument("--quality-threshold", type=float, default=None,
                    help="the node's quality_threshold (default: the node's default): a frame "
                         "whose best grasp is rated lower gets no grasp, and the attempt counts "
@@ -483,10 +486,10 @@ def main(argv: list[str] | None = None) -> None:
         p.error(f"--quality-threshold must be in [0, 1] (the node's range), got "
                 f"{args.quality_threshold}")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    from grasp_seg_ros.sim.probe import make_predictor
+    from grasp_seg_ros.sim.probe import backend_name, make_predictor
     try:
         predictor, name = make_predictor(args.model, args.augment, args.quality_threshold,
-                                         args.fallback_spots)
+                                         args.fallback_spots, args.backend)
     except ValueError as exc:
         p.error(str(exc))
     selection = None
@@ -505,6 +508,7 @@ def main(argv: list[str] | None = None) -> None:
     summary.update({"model": name, "split": args.split, "scenario": args.scenario,
                     "sources": args.sources, "gripper": args.gripper, "camera": args.camera,
                     "seed": args.seed, "clearance": args.clearance,
+                    "backend": backend_name(predictor),
                     "quality_threshold": args.quality_threshold,
                     "fallback_spots": args.fallback_spots,
                     "opening_clearance_m": args.opening_clearance,

@@ -52,6 +52,7 @@ from grasp_seg_ros.core.errors import GraspSegError, NoGraspFound
 from grasp_seg_ros.core.grasp import angle_difference
 from grasp_seg_ros.core.resources import DEFAULT_MODEL
 from grasp_seg_ros.inference.augment import AUGMENTS
+from grasp_seg_ros.inference.backends import BACKENDS
 from grasp_seg_ros.sim.camera import CAMERA_NOISE, CameraConfig, camera_model, render
 from grasp_seg_ros.sim.gripper import DEFAULT_GRIPPER, GRIPPERS, gripper_profile
 from grasp_seg_ros.sim.trials import pose_to_world_grasp
@@ -422,11 +423,17 @@ BASELINES = ("baseline", "baseline_along", "baseline_heightmap", "baseline_heigh
 SCENE_REFERENCES = ("oracle", "search")
 
 
+def backend_name(predictor) -> str | None:
+    """The runtime a predictor's network ran on (None: no network)."""
+    backend = getattr(predictor, "backend", None)
+    return getattr(backend, "name", None)
+
+
 def make_predictor(model: str, augment: str = "none", quality_threshold: float | None = None,
-                   fallback_spots: int | None = None):
+                   fallback_spots: int | None = None, backend: str = "auto"):
     """A GraspDetector on the CPU (with test-time ``augment``, inference.augment, and the
     node's ``quality_threshold`` and ``fallback_spots`` when given, else the node's
-    defaults), or a
+    defaults; run by ``backend``, the node's default 'auto' unless given), or a
     no-network baseline of BASELINES ('baseline': inference.baseline.HighestObjectBaseline on
     the depth crop; 'baseline_heightmap': HeightMapBaseline; '..._along': the known-bad
     control that closes along the long axis), or sim-eval's references, which try grasps
@@ -463,7 +470,7 @@ def make_predictor(model: str, augment: str = "none", quality_threshold: float |
     if fallback_spots is not None:
         config = replace(config, decode=replace(config.decode,
                                                 fallback_spots=int(fallback_spots)))
-    detector = GraspDetector(model, device="cpu", config=config)
+    detector = GraspDetector(model, device="cpu", config=config, backend=backend)
     name = detector.model_path.stem + ("" if augment == "none" else f"_{augment}")
     if quality_threshold is not None:
         name += f"_q{quality_threshold:g}"
@@ -481,6 +488,8 @@ def main(argv: list[str] | None = None) -> None:
                    help="whose clearance and stroke the width is judged against")
     p.add_argument("--augment", default="none", choices=tuple(AUGMENTS),
                    help="test-time augmentation of the network (the node's augment)")
+    p.add_argument("--backend", default="auto", choices=BACKENDS,
+                   help="the network's runtime (the node's backend)")
     p.add_argument("--objects", default="primitives", choices=tuple(OBJECT_SETS),
                    help="the seven primitives, or L-, T- and V-shapes where the principal "
                         "axis is not the answer")
@@ -491,13 +500,13 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--out", type=Path, default=Path("probe_output"))
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    predictor, name = make_predictor(args.model, args.augment)
+    predictor, name = make_predictor(args.model, args.augment, backend=args.backend)
     cameras = tuple(ProbeCamera(h, t) for h in args.heights for t in args.tilts)
     views = run_probe(predictor, objects=OBJECT_SETS[args.objects], cameras=cameras,
                       yaws=args.yaws, gripper=args.gripper, seed=args.seed)
     summary = summarise_probe(views)
     summary.update({"model": name, "objects": args.objects, "gripper": args.gripper,
-                    "yaws": args.yaws,
+                    "yaws": args.yaws, "backend": backend_name(predictor),
                     "heights_m": args.heights, "tilts_deg": args.tilts,
                     "camera_kinds": list(CAMERA_KINDS)})
     stem = f"probe_{name}" if args.objects == "primitives" else f"probe_{args.objects}_{name}"

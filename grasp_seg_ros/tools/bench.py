@@ -2,13 +2,15 @@
 
     grasp-seg bench --model ggcnn --frames 200 --threads 1 2 [--busy-core] [--json out.json]
         [--device cpu|cuda] [--precision fp32|fp16] [--augment none|half_turn|...]
-        [--no-reference] [--no-eager] [--blocks 4]
+        [--backend auto|torch|onnxruntime] [--no-reference] [--no-eager] [--blocks 4]
 
 For each thread count, in one process, each frame through every variant in turn (so drifting
 machine speed affects them alike), on the same simulated 640x480 16UC1 frames:
-- ``pipeline``: this package (nets.fast rewrite), stages convert (16UC1 payload -> metres),
-  preprocess, inference, postprocess, publish (building and serialising the messages the node
-  publishes; DDS transport is not included), and total;
+- ``pipeline``: this package (nets.fast rewrite, on the runtime ``--backend`` picks, as the
+  node's ``backend`` does), stages convert (16UC1 payload -> metres), preprocess, inference,
+  postprocess, publish (building and serialising the messages the node publishes; DDS
+  transport is not included), and total;
+- ``torch``: the same pipeline on PyTorch, when the pipeline runs on another runtime;
 - ``eager``: the same pipeline running the network as trained (no rewrite);
 - ``reference``: the GG-CNN reference node's steps written plainly (tools/reference.py),
   on the same weights; a height-map model has no depth-crop equivalent, so beside it the
@@ -40,6 +42,7 @@ from grasp_seg_ros.core.errors import NoGraspFound
 from grasp_seg_ros.core.resources import DEFAULT_MODEL
 from grasp_seg_ros.core.stats import summarise
 from grasp_seg_ros.inference.augment import AUGMENTS
+from grasp_seg_ros.inference.backends import BACKENDS
 from grasp_seg_ros.inference.detector import DetectorConfig, GraspDetector
 from grasp_seg_ros.tools.reference import ReferencePipeline
 from grasp_seg_ros.sim.camera import CameraConfig, DepthNoise
@@ -194,8 +197,13 @@ def run(args) -> dict:
         torch.set_num_threads(threads)
         config = DetectorConfig(augment=args.augment)
         det = GraspDetector(args.model, device=args.device, num_threads=threads,
-                            precision=args.precision, config=config)
+                            precision=args.precision, config=config, backend=args.backend)
         runners = {"pipeline": PipelineRunner(det, camera)}
+        if det.backend.name != "torch" and det.model_path.suffix != ".onnx":
+            runners["torch"] = PipelineRunner(
+                GraspDetector(args.model, device=args.device, num_threads=threads,
+                              precision=args.precision, config=config, backend="torch"),
+                camera)
         if not args.no_eager and det.model_path.suffix != ".onnx":
             runners["eager"] = PipelineRunner(
                 GraspDetector(args.model, device=args.device, num_threads=threads,
@@ -206,6 +214,7 @@ def run(args) -> dict:
         row: dict = bench_interleaved(runners, payloads, args.frames, args.warmup,
                                       f"{threads} thread(s)", blocks=args.blocks)
         row["rss_mb_pipeline"] = round(rss_mb(), 1)
+        row["pipeline_backend"] = det.backend.name
         if "reference" in row:
             row["speedup_vs_reference"] = round(
                 row["reference"]["total"]["median"] / row["pipeline"]["total"]["median"], 2)
@@ -217,7 +226,7 @@ def run(args) -> dict:
 def format_table(results: dict) -> str:
     lines = ["threads  variant    " + "  ".join(f"{s:>13}" for s in STAGES)]
     for threads, row in results.items():
-        for variant in ("pipeline", "eager", "reference"):
+        for variant in ("pipeline", "torch", "eager", "reference"):
             if variant not in row:
                 continue
             cells = []
@@ -236,7 +245,8 @@ def format_table(results: dict) -> str:
         if len(pipeline_blocks) > 1:
             extra += (f"pipeline total per block {min(pipeline_blocks):.1f}-"
                       f"{max(pipeline_blocks):.1f} ms, ")
-        lines.append(f"{'':>7}  {extra}RSS {row['rss_mb_pipeline']} MB")
+        lines.append(f"{'':>7}  {extra}RSS {row['rss_mb_pipeline']} MB, pipeline on "
+                     f"{row.get('pipeline_backend', 'torch')}")
     return "\n".join(lines)
 
 
@@ -256,6 +266,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--augment", default="none", choices=tuple(AUGMENTS),
                    help="test-time augmentation of the pipeline's network (the node's "
                         "augment); the reference steps run without")
+    p.add_argument("--backend", default="auto", choices=BACKENDS,
+                   help="the pipeline's runtime (the node's backend; auto: the faster here)")
     p.add_argument("--no-reference", action="store_true", help="skip the reference steps")
     p.add_argument("--no-eager", action="store_true", help="skip the un-rewritten network")
     p.add_argument("--busy-core", action="store_true",
@@ -284,7 +296,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.json:
         args.json.write_text(json.dumps(
             {"model": args.model, "device": args.device, "precision": args.precision,
-             "augment": args.augment,
+             "augment": args.augment, "backend": args.backend,
              "host": machine,
              "busy_core": args.busy_core, "frames": args.frames, "peak_rss_mb": round(peak, 1),
              "results": results}, indent=2))

@@ -95,6 +95,10 @@ def test_bench_reports_every_stage_and_variant(tmp_path):
                                     "publish", "total"}
     assert {"eager", "reference", "speedup_vs_reference", "rss_mb_pipeline"} <= set(row)
     assert row["pipeline"]["total"]["n"] == 4 and result["peak_rss_mb"] > 0
+    # backend auto: the runtime it chose, and PyTorch beside it when that was not PyTorch
+    assert result["backend"] == "auto"
+    assert row["pipeline_backend"] in ("torch", "onnxruntime")
+    assert ("torch" in row) == (row["pipeline_backend"] != "torch")
     assert result["host"]["cores"] >= 1 and result["host"]["torch_cpu_capability"]
     # two blocks of two frames, each with every variant's median and the speed-up per block
     assert len(row["blocks"]) == 2 and len(row["speedup_blocks"]) == 2

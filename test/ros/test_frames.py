@@ -38,3 +38,16 @@ def test_the_parameters_build_the_selection_they_describe():
     values["workspace_min_m"] = [0.0, 0.0, 5.0]
     with pytest.raises(ValueError, match="workspace_min_m"):
         check_values(values)
+
+
+@pytest.mark.parametrize("changes, reason", [
+    ({"backend": "tensorrt"}, "backend must be one of"),
+    ({"backend": "onnxruntime", "precision": "fp16"}, "runs fp32 on the CPU"),
+    ({"backend": "onnxruntime", "device": "cuda"}, "runs fp32 on the CPU"),
+])
+def test_backend_settings_it_cannot_honour_are_refused(changes, reason):
+    from grasp_seg_ros.ros.detector_params import PARAMETERS, check_values
+    values = {name: spec.default for name, spec in PARAMETERS.items()}
+    values.update(changes)
+    with pytest.raises(ValueError, match=reason):
+        check_values(values)

@@ -324,6 +324,7 @@ def test_bad_values_of_the_new_parameters_are_rejected_with_the_reason(node, cli
     proc, log = node()
     for name, value, reason in (
             ("mode", "sometimes", "mode must be one of"),
+            ("backend", "tensorrt", "backend must be one of"),
             ("static_rotation_xyzw", [0.0, 0.0, 0.0, 2.0], "unit quaternion"),
             ("static_translation_m", [0.0, 1.0], "3 finite numbers"),
             ("target_transform", "magic", "target_transform must be one of"),
