@@ -217,15 +217,27 @@ class HeightMapGrid:
     def grasp_pose(self, grasp: Grasp2D, height_m: np.ndarray,
                    intrinsics: CameraIntrinsics) -> GraspPose:
         """A grasp found in the height map -> pose in the optical frame (module docstring)."""
+        return self.grasp_poses([grasp], height_m, intrinsics)[0]
+
+    def grasp_poses(self, grasps: list[Grasp2D], height_m: np.ndarray,
+                    intrinsics: CameraIntrinsics) -> list[GraspPose]:
+        """:meth:`grasp_pose` of each grasp; their orientations in one SciPy call."""
+        z_axis = -self.normal
+        frames = []
+        for g in grasps:
+            x_axis = self.direction(g.angle_rad)
+            frames.append(np.stack([x_axis, np.cross(z_axis, x_axis), z_axis], axis=1))
+        finite = [bool(np.isfinite(f).all()) for f in frames]
+        quats = np.full((len(grasps), 4), np.nan)
+        if any(finite):
+            quats[finite] = Rotation.from_matrix(np.stack([f for f, ok in zip(frames, finite)
+                                                           if ok])).as_quat()
+        return [self._pose(g, q, height_m, intrinsics) for g, q in zip(grasps, quats)]
+
+    def _pose(self, grasp: Grasp2D, quat: np.ndarray, height_m: np.ndarray,
+              intrinsics: CameraIntrinsics) -> GraspPose:
         h = float(height_m[grasp.row, grasp.col])
         position = self.to_points(grasp.row, grasp.col, h)
-        x_axis = self.direction(grasp.angle_rad)
-        z_axis = -self.normal
-        y_axis = np.cross(z_axis, x_axis)
-        if np.isfinite(x_axis).all():
-            quat = Rotation.from_matrix(np.stack([x_axis, y_axis, z_axis], axis=1)).as_quat()
-        else:
-            quat = np.full(4, np.nan)
         tips = grasp.finger_points()
         top = float("nan")
         if np.isfinite(tips).all() and np.abs(tips).max() < 1e6:

@@ -129,12 +129,10 @@ def decode(raw: np.ndarray, pre: Preprocessed | HeightMap, intrinsics: CameraInt
                                   if left_region else ""))
         grasps_2d = fitting
     if isinstance(pre, HeightMap):
-        def to_pose(g: Grasp2D) -> GraspPose:
-            return pre.grid.grasp_pose(g, pre.height_m, intrinsics)
+        poses = pre.grid.grasp_poses(grasps_2d, pre.height_m, intrinsics)
     else:
-        def to_pose(g: Grasp2D) -> GraspPose:
-            return grasp_to_pose(g, pre.depth_m, pre.crop, intrinsics)
-    poses = [p for p in map(to_pose, grasps_2d) if p.is_finite()]
+        poses = [grasp_to_pose(g, pre.depth_m, pre.crop, intrinsics) for g in grasps_2d]
+    poses = [p for p in poses if p.is_finite()]
     if opening is not None:
         poses = [p if p.width_m <= opening.max_opening_m
                  else replace(p, width_m=opening.max_opening_m) for p in poses]
