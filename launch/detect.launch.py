@@ -1,7 +1,7 @@
 """Start the grasp detector on a depth camera's topics (realsense-ros 4.x by default).
 
     ros2 launch grasp_seg_ros detect.launch.py [model:=ggcnn2_heightmap_v2] [device:=auto]
-        [rviz:=true]
+        [backend:=auto | torch | onnxruntime] [rviz:=true]
         [depth_topic:=/camera/camera/depth/image_rect_raw]
         [camera_info_topic:=/camera/camera/depth/camera_info] [namespace:=]
         [params_file:=<share>/config/detect.yaml]
@@ -13,8 +13,8 @@ camera:=none (default) expects a running driver (realsense2_camera) on depth_top
 camera:=realsense starts this package's realsense_camera node (pyrealsense2) on a live camera,
 or on a recording with playback_file:=F.db3; camera:=sim starts the simulated camera.
 managed:=true starts grasp_detector_managed, a lifecycle node for a bring-up tool to configure
-and activate (e.g. ros2 lifecycle set /grasp_detector configure). model, device, mode and
-target_frame given here override the params file.
+and activate (e.g. ros2 lifecycle set /grasp_detector configure). model, device, backend, mode
+and target_frame given here override the params file.
 """
 
 import os
@@ -34,6 +34,8 @@ def generate_launch_description():
         DeclareLaunchArgument("model", default_value="ggcnn2_heightmap_v2",
                               description="model name in models/ or a .safetensors path"),
         DeclareLaunchArgument("device", default_value="auto", description="auto | cpu | cuda"),
+        DeclareLaunchArgument("backend", default_value="auto",
+                              description="network runtime: auto | torch | onnxruntime"),
         DeclareLaunchArgument("params_file",
                               default_value=os.path.join(share, "config", "detect.yaml"),
                               description="node parameters (YAML)"),
@@ -90,6 +92,7 @@ def generate_launch_description():
     detector_parameters = [LaunchConfiguration("params_file"),
                            {"model": LaunchConfiguration("model"),
                             "device": LaunchConfiguration("device"),
+                            "backend": LaunchConfiguration("backend"),
                             "mode": LaunchConfiguration("mode"),
                             "target_frame": ParameterValue(LaunchConfiguration("target_frame"),
                                                            value_type=str)}]

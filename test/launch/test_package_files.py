@@ -75,7 +75,7 @@ def test_detect_launch_arguments():
     path = ROOT / "launch" / "detect.launch.py"
     args = {kw(c, "default_value") and c.args[0].value
             for c in launch_calls(path, "DeclareLaunchArgument")}
-    assert {"model", "device", "params_file", "depth_topic", "camera_info_topic",
+    assert {"model", "device", "backend", "params_file", "depth_topic", "camera_info_topic",
             "namespace", "rviz", "camera", "serial_no", "playback_file",
             "camera_params_file", "mode", "target_frame", "managed"} <= args
     text = path.read_text()
