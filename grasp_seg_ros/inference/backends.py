@@ -84,6 +84,8 @@ class TorchBackend:
     """
 
     name = "torch"
+    #: why this runtime runs the model, when make_backend chose it (auto); else empty
+    choice = ""
 
     def __init__(self, model: torch.nn.Module, device: torch.device, *,
                  optimise: bool = True, precision: str = "fp32") -> None:
@@ -111,6 +113,7 @@ class TorchBackend:
 
 class Backend(Protocol):
     name: str
+    choice: str
 
     def __call__(self, net_input: np.ndarray) -> np.ndarray: ...
 
@@ -191,6 +194,7 @@ def make_backend(model_path: Path, *, device: str = "auto", num_threads: int = 0
     if backend == "onnxruntime":
         return ort_backend, metadata, resolved
     chosen, medians = faster_backend([torch_backend, ort_backend], metadata.input_size_px)
-    LOG.info("backend auto: %s (forward pass median %s)", chosen.name,
-             ", ".join(f"{name} {ms:.1f} ms" for name, ms in medians.items()))
+    chosen.choice = "auto, forward pass median " + ", ".join(
+        f"{name} {ms:.1f} ms" for name, ms in medians.items())
+    LOG.info("backend %s: %s", chosen.choice, chosen.name)
     return chosen, metadata, resolved

@@ -99,8 +99,9 @@ class GraspDetector:
                     + (f", {m.scaling.angle_bins} angle bins" if m.scaling.angle_bins else ""))
         else:
             kind = f"depth crop {m.input_size_px} px"
+        choice = getattr(self.backend, "choice", "")
         return (f"{m.architecture} ({kind}) from {self.model_path.name} on {self.device} "
-                f"({self.backend.name})")
+                f"({self.backend.name}" + (f"; {choice}" if choice else "") + ")")
 
     def check_config(self, config: DetectorConfig) -> None:
         """Raise ValueError, with the reason, for settings this model cannot honour."""

@@ -138,6 +138,8 @@ class OnnxBackend:
     """
 
     name = "onnxruntime"
+    #: why this runtime runs the model, when make_backend chose it (auto); else empty
+    choice = ""
 
     def __init__(self, source: str | Path | bytes, *, num_threads: int = 1,
                  metadata: ModelMetadata | None = None) -> None:

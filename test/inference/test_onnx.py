@@ -169,5 +169,8 @@ def test_backend_settings_are_checked():
                          precision="fp16").backend.name == "torch"
     assert GraspDetector(DEFAULT_MODEL, device="cpu", backend="auto",
                          optimise=False).backend.name == "torch"
-    assert GraspDetector(DEFAULT_MODEL, device="cpu", backend="auto").backend.name in \
-        ("torch", "onnxruntime")
+    auto = GraspDetector(DEFAULT_MODEL, device="cpu", backend="auto")
+    assert auto.backend.name in ("torch", "onnxruntime")
+    # the node's start-up line says what ran and why (both runtimes' times)
+    assert f"({auto.backend.name}; auto, forward pass median torch " in auto.metadata_summary
+    assert "onnxruntime" in auto.backend.choice
