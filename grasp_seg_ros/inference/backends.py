@@ -142,11 +142,18 @@ def faster_backend(candidates: list[Backend], size_px: int, *,
             if i >= 2:
                 samples[b.name].append(ms)
     medians = {name: float(np.median(v)) for name, v in samples.items()}
-    chosen = candidates[0]
-    for b in candidates[1:]:
-        if medians[b.name] < (1.0 - CHOICE_MARGIN) * medians[chosen.name]:
-            chosen = b
-    return chosen, medians
+    chosen = choose_faster([b.name for b in candidates], medians)
+    return next(b for b in candidates if b.name == chosen), medians
+
+
+def choose_faster(names: list[str], medians_ms: dict[str, float]) -> str:
+    """The first of ``names`` unless a later one's median is more than CHOICE_MARGIN lower
+    than the one chosen so far."""
+    chosen = names[0]
+    for name in names[1:]:
+        if medians_ms[name] < (1.0 - CHOICE_MARGIN) * medians_ms[chosen]:
+            chosen = name
+    return chosen
 
 
 def make_backend(model_path: Path, *, device: str = "auto", num_threads: int = 0,
