@@ -118,9 +118,14 @@ class Backend(Protocol):
     def __call__(self, net_input: np.ndarray) -> np.ndarray: ...
 
 
-def check_backend(backend: str) -> None:
+def check_backend(backend: str, *, device: str = "cpu", precision: str = "fp32") -> None:
+    """Raise ValueError, with the reason, for a backend unknown or unable to run on
+    ``device`` in ``precision`` (ONNX Runtime runs fp32 on the CPU)."""
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, got '{backend}'")
+    if backend == "onnxruntime" and (precision != "fp32" or str(device).startswith("cuda")):
+        raise ValueError(f"backend 'onnxruntime' runs fp32 on the CPU; got device {device}, "
+                         f"precision {precision} (use backend 'torch' or 'auto')")
 
 
 def _pass_ms(backend: Backend, x: np.ndarray) -> float:
@@ -169,24 +174,20 @@ def make_backend(model_path: Path, *, device: str = "auto", num_threads: int = 0
     - 'auto': on the CPU in fp32, whichever of the two runs this model faster on this
       machine (:func:`faster_backend`, logged); PyTorch elsewhere, or where the export fails.
     """
-    check_backend(backend)
+    check_backend(backend)   # the name; what it can run on is checked below
     if Path(model_path).suffix == ".onnx":
         from grasp_seg_ros.inference.onnx_backend import OnnxBackend
         ort_backend = OnnxBackend(Path(model_path), num_threads=num_threads)
         return ort_backend, ort_backend.metadata, torch.device("cpu")
     resolved = resolve_device(device)
+    check_backend(backend, device=resolved.type, precision=precision)
+    if backend == "onnxruntime" and not optimise:
+        raise ValueError("backend 'onnxruntime' runs the optimised network (nets.fast), not "
+                         "the network as trained; use backend 'torch' or 'auto'")
     net, metadata = load_weights(model_path, device="cpu")
-    torch_backend = TorchBackend(net, resolved, optimise=optimise, precision=precision)
-    if backend == "torch":
-        return torch_backend, metadata, resolved
-    portable = resolved.type == "cpu" and precision == "fp32" and optimise
-    if not portable:
-        if backend == "onnxruntime":
-            raise ValueError(f"backend 'onnxruntime' runs fp32 on the CPU with the optimised "
-                             f"network; got device {resolved}, precision {precision}"
-                             + ("" if optimise else ", the network as trained")
-                             + " (use backend 'torch' or 'auto')")
-        return torch_backend, metadata, resolved
+    if backend == "torch" or resolved.type != "cpu" or precision != "fp32" or not optimise:
+        return (TorchBackend(net, resolved, optimise=optimise, precision=precision), metadata,
+                resolved)
     from grasp_seg_ros.inference.onnx_backend import inference_onnx
     try:
         ort_backend = inference_onnx(net, metadata, Path(model_path),
@@ -197,9 +198,10 @@ def make_backend(model_path: Path, *, device: str = "auto", num_threads: int = 0
                                f"export failed ({exc}); use backend 'torch'") from exc
         LOG.warning("%s: the ONNX export failed (%s); running on PyTorch",
                     Path(model_path).name, exc)
-        return torch_backend, metadata, resolved
+        return TorchBackend(net, resolved, precision=precision), metadata, resolved
     if backend == "onnxruntime":
         return ort_backend, metadata, resolved
+    torch_backend = TorchBackend(net, resolved, precision=precision)
     chosen, medians = faster_backend([torch_backend, ort_backend], metadata.input_size_px)
     chosen.choice = "auto, forward pass median " + ", ".join(
         f"{name} {ms:.1f} ms" for name, ms in medians.items())

@@ -12,7 +12,7 @@ from grasp_seg_ros.core.resources import DEFAULT_MODEL
 from grasp_seg_ros.core.selection import (Clearance, GraspSelection, RigidTransform,
                                           WorkspaceBox)
 from grasp_seg_ros.inference.augment import check_augment_name
-from grasp_seg_ros.inference.backends import BACKENDS, DEVICES, PRECISIONS
+from grasp_seg_ros.inference.backends import DEVICES, PRECISIONS, check_backend
 from grasp_seg_ros.inference.detector import DetectorConfig
 from grasp_seg_ros.ros.frames import SOURCES as TARGET_SOURCES
 from grasp_seg_ros.ros.params import ParamSpec as _Param
@@ -127,12 +127,7 @@ def check_values(values: dict) -> None:
     if values["min_depth_m"] >= values["max_depth_m"]:
         raise ValueError(f"min_depth_m ({values['min_depth_m']}) must be below max_depth_m "
                          f"({values['max_depth_m']})")
-    if values["backend"] not in BACKENDS:
-        raise ValueError(f"backend must be one of {BACKENDS}, got '{values['backend']}'")
-    if values["backend"] == "onnxruntime" and (values["precision"] != "fp32"
-                                               or str(values["device"]).startswith("cuda")):
-        raise ValueError("backend onnxruntime runs fp32 on the CPU; use backend auto or torch "
-                         f"for device {values['device']}, precision {values['precision']}")
+    check_backend(values["backend"], device=values["device"], precision=values["precision"])
     if values["precision"] not in PRECISIONS:
         raise ValueError(f"precision must be one of {PRECISIONS}, got "
                          f"'{values['precision']}'")
