@@ -6,6 +6,7 @@
     grasp-seg train      train a network from a YAML recipe (config/train/*.yaml)
     grasp-seg distill    knowledge distillation: --teacher T.safetensors --student pspnet_r18
     grasp-seg train-sim  train on samples rendered on the fly (the bootstrap recipe)
+    grasp-seg regrid     distil a height-map model onto another grid (a cheaper input)
     grasp-seg evaluate   rectangle metric of a model on a dataset or held-out simulated scenes
     grasp-seg bench      per-stage detector latency (median/p95) per torch thread count
     grasp-seg dataset    generate a synthetic Jacquard-format dataset (grasps by trial), or
@@ -57,6 +58,8 @@ DELEGATED: dict[str, tuple[str, str]] = {
                 "train a student from a frozen teacher: --teacher T --student ARCH --recipe R"),
     "train-sim": ("grasp_seg_ros.training.bootstrap",
                   "train on samples rendered on the fly (bootstrap recipe)"),
+    "regrid": ("grasp_seg_ros.training.regrid",
+               "distil a height-map model onto another grid: --size N --resolution M --out D"),
     "evaluate": ("grasp_seg_ros.training.evaluate", "rectangle metric on held-out scenes"),
     "ablation": ("grasp_seg_ros.training.ablation",
                  "train and evaluate every model of config/ablation.yaml into one table"),

@@ -1,0 +1,310 @@
+"""A height-map model's answers on another grid: distil a trained model (the teacher) into a
+student that sees the same scenes on a coarser or smaller grid.
+
+    grasp-seg regrid --teacher ggcnn2_heightmap_v2 --size 180 --resolution 0.0025 \\
+        --scenes 3000 --epochs 8 --out runs/regrid_180
+
+The network's cost grows with the number of cells; the grid is part of a model's metadata, so
+a model for another grid has to be trained for it. No labels are needed: the teacher's own
+answer is the target. Every sample is one rendered view of a synthetic scene (tables and
+trays, 1-8 objects of the training split, a random real camera: kind, mode, height
+0.3-1.0 m, tilt, azimuth; sim.camera.random_camera) turned into two height maps of the same
+plane, centre and axes: the teacher's grid (its metadata) and the student's. The teacher runs
+on its map; its output (quality per angle bin and width) is resampled onto the student's cells
+(linear, by the cells' metric positions), the width converted to the student's cells. A
+student cell thus learns what the teacher says at the same point of the table.
+
+Samples are kept in shards in the data cache (``$XDG_CACHE_HOME/grasp_seg_ros/regrid/``,
+named by the teacher file's digest and the student grid), so an interrupted generation goes on
+where it stopped and a second run trains from the same data; training checkpoints every epoch
+and resumes from the last one in ``--out``.
+
+The loss: per cell, the mean squared error of the bins and the width, weighted up where the
+teacher rates some direction (the background is most of a map), plus the cross-entropy of the
+bins' softmax (temperature 0.1) against the teacher's there, so that the order of directions,
+the thing the teacher learnt hardest, carries over.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import logging
+import multiprocessing
+import os
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from grasp_seg_ros.core.errors import GraspSegError
+from grasp_seg_ros.core.heightmap import HeightMapGrid, HeightMapSpec, make_height_map
+from grasp_seg_ros.core.resources import DEFAULT_MODEL, resolve_model
+from grasp_seg_ros.nets.weights import load_weights, read_metadata, save_weights
+
+LOG = logging.getLogger(__name__)
+#: first scene seed of regrid samples (inside the dataset seeds: never a judged scene)
+FIRST_SEED = 1_800_000
+SHARD_SCENES = 50
+#: teacher quality above which a cell counts as rated (its loss weight)
+RATED = 0.1
+TEMPERATURE = 0.1
+
+
+@dataclass(frozen=True)
+class RegridSpec:
+    """Teacher file and the student's grid; names the samples' cache folder."""
+
+    teacher: Path
+    student: HeightMapSpec
+
+    def cache_dir(self, root: Path | None = None) -> Path:
+        root = root if root is not None else Path(
+            os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "grasp_seg_ros" / "regrid"
+        digest = hashlib.sha256(Path(self.teacher).read_bytes()).hexdigest()[:12]
+        s = self.student
+        return root / (f"{Path(self.teacher).stem}-{digest}-{s.size_px}x"
+                       f"{s.resolution_m * 1e3:g}mm")
+
+
+def student_grid(teacher_grid: HeightMapGrid, spec: HeightMapSpec) -> HeightMapGrid:
+    """The student's grid: the teacher's plane, centre and axes, the student's cells."""
+    return replace(teacher_grid, resolution_m=float(spec.resolution_m), size_px=int(spec.size_px))
+
+
+def resample_to(teacher_out: np.ndarray, teacher: HeightMapSpec,
+                student: HeightMapSpec, *, bins: int) -> np.ndarray:
+    """(B + 1, S_t, S_t) teacher output (bins, then width in teacher cells / width scale) ->
+    (B + 1, S_s, S_s) on the student's cells, which share the teacher's centre and axes:
+    each student cell takes the teacher's value at its metric position (linear), the width
+    converted to student cells. Outside the teacher's map: the nearest edge value."""
+    ratio = student.resolution_m / teacher.resolution_m
+    c_s, c_t = (student.size_px - 1) / 2.0, (teacher.size_px - 1) / 2.0
+    idx = ((np.arange(student.size_px, dtype=np.float32) - c_s) * ratio + c_t).astype(np.float32)
+    cols, rows = np.meshgrid(idx, idx)
+    out = np.stack([cv2.remap(np.ascontiguousarray(ch, np.float32), cols, rows,
+                              cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+                    for ch in teacher_out])
+    out[bins:] /= ratio   # a width of w teacher cells is w / ratio student cells
+    return out
+
+
+def _scene_views(seed: int, teacher_spec: HeightMapSpec, student_spec: HeightMapSpec,
+                 views: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(teacher height map, student height map) of ``views`` cameras on one scene."""
+    from grasp_seg_ros.sim.camera import random_camera
+    from grasp_seg_ros.sim.scene import SceneConfig, make_scene
+
+    rng = np.random.default_rng([seed, 11])
+    tray = bool(rng.random() < 0.5)
+    config = SceneConfig(num_objects=(1, 8), area_half_m=0.09 if tray else 0.12,
+                         sources=("random_urdfs", "primitives"), split="train", tray=tray)
+    cameras = [random_camera(rng) for _ in range(views)]
+    out = []
+    with make_scene(seed, camera=cameras[0][0], config=config) as scene:
+        for camera, noise in cameras:
+            scene.camera = camera
+            depth, _ = scene.render(noise, rng)
+            try:
+                t = make_height_map(depth, camera.intrinsics(), teacher_spec)
+                turned = t.grid.moved(rotation_rad=float(rng.uniform(-np.pi, np.pi)))
+                t = make_height_map(depth, camera.intrinsics(), teacher_spec, plane=t.plane,
+                                    grid=turned)
+                s = make_height_map(depth, camera.intrinsics(), student_spec, plane=t.plane,
+                                    grid=student_grid(turned, student_spec))
+            except GraspSegError as exc:   # a view with too little depth: skipped
+                LOG.debug("scene %d: view skipped (%s)", seed, exc)
+                continue
+            out.append((t.height_m, s.height_m))
+    return out
+
+
+def _make_shard(job: tuple[Path, int, int, str, dict]) -> Path:
+    path, first, scenes, teacher, student = job
+    from grasp_seg_ros.inference.backends import make_backend
+
+    torch.set_num_threads(1)
+    backend, meta, _ = make_backend(Path(teacher), device="cpu", num_threads=1,
+                                    backend="onnxruntime")
+    spec = HeightMapSpec.from_dict(student)
+    bins = meta.scaling.angle_bins
+    inputs, targets, seeds = [], [], []
+    for seed in range(first, first + scenes):
+        for t_map, s_map in _scene_views(seed, meta.height_map, spec, views=2):
+            raw = backend(meta.normalisation.apply(t_map))
+            inputs.append(s_map.astype(np.float16))
+            targets.append(resample_to(raw, meta.height_map, spec, bins=bins).astype(np.float16))
+            seeds.append(seed)
+    tmp = path.with_suffix(".part.npz")
+    np.savez(tmp, height_m=np.stack(inputs), target=np.stack(targets), seed=np.array(seeds))
+    os.replace(tmp, path)
+    return path
+
+
+def generate(spec: RegridSpec, scenes: int, *, workers: int = 1,
+             cache: Path | None = None) -> list[Path]:
+    """Make (or find) the shards of ``scenes`` scenes; returns their paths."""
+    folder = spec.cache_dir(cache)
+    folder.mkdir(parents=True, exist_ok=True)
+    meta = read_metadata(spec.teacher)
+    if meta.height_map is None or not meta.scaling.angle_bins:
+        raise ValueError(f"{spec.teacher.name} is not a height-map model with angle bins")
+    spec.student.validate()
+    shards = [(folder / f"shard_{k:05d}.npz", FIRST_SEED + k * SHARD_SCENES)
+              for k in range(int(np.ceil(scenes / SHARD_SCENES)))]
+    todo = [(p, first, SHARD_SCENES, str(spec.teacher), spec.student.to_dict())
+            for p, first in shards if not p.is_file()]
+    LOG.info("%d of %d shards in %s; making %d", len(shards) - len(todo), len(shards), folder,
+             len(todo))
+    if todo:
+        ctx = multiprocessing.get_context("spawn")
+        with ctx.Pool(workers) as pool:
+            for _ in tqdm(pool.imap_unordered(_make_shard, todo), total=len(todo),
+                          desc="regrid shards"):
+                pass
+    return [p for p, _ in shards]
+
+
+def regrid_losses(pred: torch.Tensor, target: torch.Tensor, *,
+                  bins: int) -> dict[str, torch.Tensor]:
+    """(N, B + 1, H, W) student output against the resampled teacher output (module
+    docstring)."""
+    q_t = target[:, :bins]
+    rated = (q_t.amax(dim=1) > RATED).float()
+    weight = 0.1 + rated
+    mse = ((pred[:, :bins] - q_t) ** 2).mean(dim=1)
+    loss_q = (weight * mse).sum() / weight.sum()
+    loss_w = (rated * (pred[:, bins] - target[:, bins]) ** 2).sum() / rated.sum().clamp_min(1.0)
+    p_t = torch.softmax(q_t / TEMPERATURE, dim=1)
+    ce = -(p_t * torch.log_softmax(pred[:, :bins] / TEMPERATURE, dim=1)).sum(dim=1)
+    ent = -(p_t * torch.log(p_t.clamp_min(1e-12))).sum(dim=1)
+    loss_rank = (rated * (ce - ent)).sum() / rated.sum().clamp_min(1.0)
+    return {"loss_quality_bins": loss_q, "loss_width": loss_w, "loss_bin_order": 0.1 * loss_rank}
+
+
+def load_shards(paths: list[Path]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    data = [np.load(p) for p in paths]
+    return (np.concatenate([d["height_m"] for d in data]),
+            np.concatenate([d["target"] for d in data]),
+            np.concatenate([d["seed"] for d in data]))
+
+
+def train(spec: RegridSpec, shards: list[Path], out: Path, *, epochs: int, batch: int = 16,
+          lr: float = 5e-4, threads: int = 2, val_fraction: float = 0.05) -> Path:
+    """Train the student (the teacher's architecture, started from its weights) on the
+    shards; checkpoints every epoch in ``out`` and resumes from it. Returns the weight file."""
+    torch.set_num_threads(threads)
+    model, meta = load_weights(spec.teacher)
+    bins = meta.scaling.angle_bins
+    heights, targets, seeds = load_shards(shards)
+    val = seeds >= np.quantile(seeds, 1.0 - val_fraction)   # the last scenes, whole
+    x_all = torch.from_numpy(meta.normalisation.apply(heights.astype(np.float32)))[:, None]
+    y_all = torch.from_numpy(targets)   # float16 in memory (13 maps a sample), float32 per batch
+    train_idx, val_idx = np.nonzero(~val)[0], np.nonzero(val)[0]
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    steps = epochs * int(np.ceil(len(train_idx) / batch))
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps,
+                                                pct_start=0.1)
+    out.mkdir(parents=True, exist_ok=True)
+    ckpt = out / "regrid.ckpt"
+    start, history = 0, []
+    if ckpt.is_file():
+        state = torch.load(ckpt, weights_only=True)
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        sched.load_state_dict(state["schedule"])
+        start, history = int(state["epoch"]), list(state["history"])
+        LOG.info("resuming after epoch %d", start)
+
+    def evaluate() -> dict[str, float]:
+        model.eval()
+        sums: dict[str, float] = {}
+        with torch.no_grad():
+            for i in range(0, len(val_idx), batch):
+                b = val_idx[i:i + batch]
+                losses = regrid_losses(model(x_all[b])["out"], y_all[b].float(), bins=bins)
+                for k, v in losses.items():
+                    sums[k] = sums.get(k, 0.0) + float(v) * len(b)
+        return {k: v / max(len(val_idx), 1) for k, v in sums.items()}
+
+    if start == 0:
+        history.append({"epoch": 0, **{f"val_{k}": v for k, v in evaluate().items()}})
+        LOG.info("before training: %s", history[-1])
+    rng = np.random.default_rng(0)
+    t0 = time.perf_counter()
+    for epoch in range(start, epochs):
+        model.train()
+        order = np.random.default_rng([0, epoch]).permutation(train_idx)
+        bar = tqdm(range(0, len(order), batch), desc=f"regrid epoch {epoch + 1}/{epochs}")
+        for i in bar:
+            b = np.sort(order[i:i + batch])
+            x, y = x_all[b], y_all[b].float()
+            if rng.random() < 0.5:   # the same scene mirrored: the bins mirror too
+                x, y = x.flip(-1), _mirror_bins(y.flip(-1), bins)
+            losses = regrid_losses(model(x)["out"], y, bins=bins)
+            loss = sum(losses.values())
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+            bar.set_postfix(loss=f"{float(loss.detach()):.4f}")
+        history.append({"epoch": epoch + 1, **{f"val_{k}": v for k, v in evaluate().items()}})
+        LOG.info("epoch %d: %s", epoch + 1, history[-1])
+        torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(),
+                    "schedule": sched.state_dict(), "epoch": epoch + 1, "history": history},
+                   ckpt)
+    minutes = (time.perf_counter() - t0) / 60.0
+    student_meta = replace(
+        meta, input_size_px=spec.student.size_px, height_map=spec.student,
+        training={"regrid": {"teacher": spec.teacher.name, "teacher_grid":
+                             meta.height_map.to_dict(), "samples": int(len(train_idx)),
+                             "val_samples": int(len(val_idx)), "epochs": epochs,
+                             "batch": batch, "lr": lr, "threads": threads,
+                             "first_seed": FIRST_SEED, "minutes_this_run": round(minutes, 1),
+                             "history": history},
+                  "teacher_training": meta.training},
+        metrics={},
+        description=(f"{meta.description} Distilled onto a {spec.student.size_px} px x "
+                     f"{spec.student.resolution_m * 1e3:g} mm grid (grasp-seg regrid)").strip())
+    return save_weights(out / "model.safetensors", model.eval(), student_meta)
+
+
+def _mirror_bins(y: torch.Tensor, bins: int) -> torch.Tensor:
+    """Targets of a map mirrored left-right: a direction at angle a is at -a, so bin k
+    (centred on -90 + k * 180 / B deg, core.grasp.bin_angles) goes to bin (B - k) mod B."""
+    order = [(bins - k) % bins for k in range(bins)]
+    return torch.cat([y[:, order], y[:, bins:]], dim=1)
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(prog="grasp-seg regrid", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--teacher", default=DEFAULT_MODEL)
+    p.add_argument("--size", type=int, required=True, help="student grid, cells per side")
+    p.add_argument("--resolution", type=float, required=True, help="student cell size, m")
+    p.add_argument("--scenes", type=int, default=3000)
+    p.add_argument("--epochs", type=int, default=8)
+    p.add_argument("--batch", type=int, default=16)
+    p.add_argument("--lr", type=float, default=5e-4)
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--out", type=Path, required=True)
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    spec = RegridSpec(resolve_model(args.teacher), HeightMapSpec(args.size, args.resolution))
+    try:
+        spec.student.validate()
+    except ValueError as exc:
+        p.error(str(exc))
+    shards = generate(spec, args.scenes, workers=args.workers)
+    path = train(spec, shards, args.out, epochs=args.epochs, batch=args.batch, lr=args.lr,
+                 threads=args.threads)
+    LOG.info("wrote %s", path)
+
+
+if __name__ == "__main__":
+    main()
