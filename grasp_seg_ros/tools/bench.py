@@ -3,6 +3,7 @@
     grasp-seg bench --model ggcnn --frames 200 --threads 1 2 [--busy-core] [--json out.json]
         [--device cpu|cuda] [--precision fp32|fp16] [--augment none|half_turn|...]
         [--backend auto|torch|onnxruntime] [--no-reference] [--no-eager] [--blocks 4]
+        [--compare MODEL]
 
 For each thread count, in one process, each frame through every variant in turn (so drifting
 machine speed affects them alike), on the same simulated 640x480 16UC1 frames:
@@ -12,6 +13,8 @@ machine speed affects them alike), on the same simulated 640x480 16UC1 frames:
   transport is not included), and total;
 - ``torch``: the same pipeline on PyTorch, when the pipeline runs on another runtime;
 - ``eager``: the same pipeline running the network as trained (no rewrite);
+- ``compare``: with ``--compare MODEL``, the same pipeline (same runtime choice) on another
+  model, e.g. the previous default beside a new one;
 - ``reference``: the GG-CNN reference node's steps written plainly (tools/reference.py),
   on the same weights; a height-map model has no depth-crop equivalent, so beside it the
   reference runs the shipped depth-crop GG-CNN2 (``REFERENCE_MODEL``).
@@ -208,6 +211,11 @@ def run(args) -> dict:
             runners["eager"] = PipelineRunner(
                 GraspDetector(args.model, device=args.device, num_threads=threads,
                               precision=args.precision, optimise=False, config=config), camera)
+        if args.compare:
+            runners["compare"] = PipelineRunner(
+                GraspDetector(args.compare, device=args.device, num_threads=threads,
+                              precision=args.precision, config=config, backend=args.backend),
+                camera)
         if not args.no_reference and det.model_path.suffix != ".onnx" \
                 and det.device.type == "cpu":
             runners["reference"] = ReferenceRunner(det, camera)
@@ -226,7 +234,7 @@ def run(args) -> dict:
 def format_table(results: dict) -> str:
     lines = ["threads  variant    " + "  ".join(f"{s:>13}" for s in STAGES)]
     for threads, row in results.items():
-        for variant in ("pipeline", "torch", "eager", "reference"):
+        for variant in ("pipeline", "torch", "eager", "compare", "reference"):
             if variant not in row:
                 continue
             cells = []
@@ -272,6 +280,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--no-eager", action="store_true", help="skip the un-rewritten network")
     p.add_argument("--busy-core", action="store_true",
                    help="keep one core busy in another process while measuring")
+    p.add_argument("--compare", metavar="MODEL",
+                   help="also run the pipeline on this model (name or path), interleaved on "
+                        "the same frames")
     p.add_argument("--json", type=Path)
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
@@ -296,7 +307,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.json:
         args.json.write_text(json.dumps(
             {"model": args.model, "device": args.device, "precision": args.precision,
-             "augment": args.augment, "backend": args.backend,
+             "augment": args.augment, "backend": args.backend, "compare": args.compare,
              "host": machine,
              "busy_core": args.busy_core, "frames": args.frames, "peak_rss_mb": round(peak, 1),
              "results": results}, indent=2))

@@ -107,6 +107,19 @@ def test_bench_reports_every_stage_and_variant(tmp_path):
         assert ratio == round(block["reference"] / block["pipeline"], 2)
 
 
+def test_bench_compares_another_model_on_the_same_frames(tmp_path):
+    out = tmp_path / "bench.json"
+    bench_main(["--model", "ggcnn2_heightmap", "--compare", "ggcnn", "--frames", "2",
+                "--warmup", "1", "--threads", "1", "--blocks", "1", "--no-eager",
+                "--no-reference", "--backend", "torch", "--json", str(out)])
+    result = json.loads(out.read_text())
+    row = result["results"]["1"]
+    assert result["compare"] == "ggcnn"
+    assert row["compare"]["total"]["n"] == row["pipeline"]["total"]["n"] == 2
+    # different models: the height map's preprocessing against the depth crop's
+    assert row["compare"]["preprocess"]["median"] != row["pipeline"]["preprocess"]["median"]
+
+
 FAULTS_PER_FORWARD = """
 import resource, sys
 import numpy as np
