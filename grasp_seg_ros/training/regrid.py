@@ -32,6 +32,7 @@ import hashlib
 import logging
 import multiprocessing
 import os
+import sys
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -50,6 +51,8 @@ LOG = logging.getLogger(__name__)
 #: first scene seed of regrid samples (inside the dataset seeds: never a judged scene)
 FIRST_SEED = 1_800_000
 SHARD_SCENES = 50
+#: cameras (views) rendered of each scene
+VIEWS_PER_SCENE = 2
 #: teacher quality above which a cell counts as rated (its loss weight)
 RATED = 0.1
 TEMPERATURE = 0.1
@@ -134,7 +137,7 @@ def _make_shard(job: tuple[Path, int, int, str, dict]) -> Path:
     bins = meta.scaling.angle_bins
     inputs, targets, seeds = [], [], []
     for seed in range(first, first + scenes):
-        for t_map, s_map in _scene_views(seed, meta.height_map, spec, views=2):
+        for t_map, s_map in _scene_views(seed, meta.height_map, spec, views=VIEWS_PER_SCENE):
             raw = backend(meta.normalisation.apply(t_map))
             inputs.append(s_map.astype(np.float16))
             targets.append(resample_to(raw, meta.height_map, spec, bins=bins).astype(np.float16))
@@ -194,7 +197,8 @@ def load_shards(paths: list[Path]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def train(spec: RegridSpec, shards: list[Path], out: Path, *, epochs: int, batch: int = 16,
-          lr: float = 5e-4, threads: int = 2, val_fraction: float = 0.05) -> Path:
+          lr: float = 5e-4, threads: int = 2, val_fraction: float = 0.05,
+          argv: list[str] | None = None) -> Path:
     """Train the student (the teacher's architecture, started from its weights) on the
     shards; checkpoints every epoch in ``out`` and resumes from it. Returns the weight file."""
     torch.set_num_threads(threads)
@@ -257,20 +261,58 @@ def train(spec: RegridSpec, shards: list[Path], out: Path, *, epochs: int, batch
         torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(),
                     "schedule": sched.state_dict(), "epoch": epoch + 1, "history": history},
                    ckpt)
-    minutes = (time.perf_counter() - t0) / 60.0
+    seconds = time.perf_counter() - t0
+    from grasp_seg_ros.training.run import git_commit
+    s_spec, t_spec = spec.student, meta.height_map
     student_meta = replace(
-        meta, input_size_px=spec.student.size_px, height_map=spec.student,
-        training={"regrid": {"teacher": spec.teacher.name, "teacher_grid":
-                             meta.height_map.to_dict(), "samples": int(len(train_idx)),
-                             "val_samples": int(len(val_idx)), "epochs": epochs,
-                             "batch": batch, "lr": lr, "threads": threads,
-                             "first_seed": FIRST_SEED, "minutes_this_run": round(minutes, 1),
-                             "history": history},
-                  "teacher_training": meta.training},
-        metrics={},
-        description=(f"{meta.description} Distilled onto a {spec.student.size_px} px x "
-                     f"{spec.student.resolution_m * 1e3:g} mm grid (grasp-seg regrid)").strip())
+        meta, input_size_px=s_spec.size_px, height_map=s_spec, metrics={},
+        training={
+            "command": " ".join(["grasp-seg regrid", *(argv or [])]),
+            "method": (f"distilled from {spec.teacher.stem} ({t_spec.size_px} x "
+                       f"{t_spec.resolution_m * 1e3:g} mm) onto {s_spec.size_px} x "
+                       f"{s_spec.resolution_m * 1e3:g} mm: its output on each rendered view "
+                       "resampled onto the student's cells (grasp-seg regrid); started from "
+                       "its weights"),
+            "init": spec.teacher.stem,
+            "label_gripper": meta.training.get("label_gripper", "unknown"),
+            "train_data": f"{len(shards)} shards in {spec.cache_dir()}",
+            "training_cameras": describe_views(seeds),
+            "train_samples": int(len(train_idx)), "val_samples": int(len(val_idx)),
+            "epochs": epochs, "batch_size": batch,
+            "optimiser": f"adam lr {lr:g}, one-cycle schedule",
+            "augmentation": "mirrored left-right (bins mirrored with it) half the batches",
+            "threads": threads, "train_seconds": round(seconds, 1),
+            "val_loss": {f"epoch {h['epoch']}": {k.removeprefix("val_loss_"): round(v, 6)
+                                                 for k, v in h.items() if k != "epoch"}
+                         for h in history},
+            "git_commit": git_commit(),
+        },
+        description=(f"GG-CNN2 on plane-aligned height maps ({s_spec.size_px} x "
+                     f"{s_spec.resolution_m * 1e3:g} mm), {meta.scaling.angle_bins} angle "
+                     f"bins: {spec.teacher.stem} distilled onto a coarser grid from its own "
+                     "answers (grasp-seg regrid)"))
     return save_weights(out / "model.safetensors", model.eval(), student_meta)
+
+
+def describe_views(seeds: np.ndarray) -> str:
+    """The scenes and cameras of samples (their scene seeds), replayed from the seeds."""
+    from grasp_seg_ros.sim.camera import random_camera
+
+    scenes, trays, kinds, heights, tilted = 0, 0, {}, [], 0
+    for seed in np.unique(seeds):
+        rng = np.random.default_rng([int(seed), 11])
+        scenes += 1
+        trays += bool(rng.random() < 0.5)
+        for _ in range(VIEWS_PER_SCENE):
+            camera, _noise = random_camera(rng)
+            kinds[camera.name] = kinds.get(camera.name, 0) + 1
+            heights.append(camera.height_m)
+            tilted += camera.tilt_deg > 0
+    return (f"{len(seeds)} views of {scenes} scenes ({trays} trays of 1-8 objects, the rest "
+            f"tables; random_urdfs and primitives, training split), two random cameras a "
+            f"scene (" + ", ".join(f"{k} {v}" for k, v in sorted(kinds.items()))
+            + f"); height {min(heights):.2f}-{max(heights):.2f} m, {tilted} tilted 0-35 deg, "
+            "any azimuth")
 
 
 def _mirror_bins(y: torch.Tensor, bins: int) -> torch.Tensor:
@@ -302,7 +344,7 @@ def main(argv: list[str] | None = None) -> None:
         p.error(str(exc))
     shards = generate(spec, args.scenes, workers=args.workers)
     path = train(spec, shards, args.out, epochs=args.epochs, batch=args.batch, lr=args.lr,
-                 threads=args.threads)
+                 threads=args.threads, argv=argv if argv is not None else sys.argv[1:])
     LOG.info("wrote %s", path)
 
 

@@ -86,8 +86,10 @@ def test_regrid_generates_trains_resumes_and_writes_a_model_for_the_new_grid(tmp
                         val_fraction=0.5)
     meta = read_metadata(path)
     assert meta.height_map == HeightMapSpec(96, 0.004) and meta.input_size_px == 96
-    history = meta.training["regrid"]["history"]
-    assert [h["epoch"] for h in history] == [0, 1]
+    history = meta.training["val_loss"]
+    assert list(history) == ["epoch 0", "epoch 1"]
+    assert meta.training["init"] == "ggcnn2_heightmap_v2"
+    assert meta.training["train_samples"] + meta.training["val_samples"] == 4   # 2 views each
     before, _ = load_weights(resolve_model("ggcnn2_heightmap_v2"))
     after, _ = load_weights(path)
     assert not torch.equal(before.state_dict()["heads.heads.0.weight"],
@@ -95,7 +97,7 @@ def test_regrid_generates_trains_resumes_and_writes_a_model_for_the_new_grid(tmp
     # a second run finds the finished checkpoint and trains no further
     again = regrid.train(spec, shards, tmp_path / "run", epochs=1, batch=2, threads=1,
                          val_fraction=0.5)
-    assert read_metadata(again).training["regrid"]["history"] == history
+    assert read_metadata(again).training["val_loss"] == history
 
     # the detector reads the new grid from the metadata
     intr = CameraIntrinsics(fx=600.0, fy=600.0, cx=319.5, cy=239.5, width=640, height=480)
