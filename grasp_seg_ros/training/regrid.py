@@ -215,13 +215,14 @@ def train(spec: RegridSpec, shards: list[Path], out: Path, *, epochs: int, batch
                                                 pct_start=0.1)
     out.mkdir(parents=True, exist_ok=True)
     ckpt = out / "regrid.ckpt"
-    start, history = 0, []
+    start, history, before_s = 0, [], 0.0
     if ckpt.is_file():
         state = torch.load(ckpt, weights_only=True)
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         sched.load_state_dict(state["schedule"])
         start, history = int(state["epoch"]), list(state["history"])
+        before_s = float(state.get("seconds", 0.0))   # training time of earlier runs
         LOG.info("resuming after epoch %d", start)
 
     def evaluate() -> dict[str, float]:
@@ -259,9 +260,10 @@ def train(spec: RegridSpec, shards: list[Path], out: Path, *, epochs: int, batch
         history.append({"epoch": epoch + 1, **{f"val_{k}": v for k, v in evaluate().items()}})
         LOG.info("epoch %d: %s", epoch + 1, history[-1])
         torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(),
-                    "schedule": sched.state_dict(), "epoch": epoch + 1, "history": history},
+                    "schedule": sched.state_dict(), "epoch": epoch + 1, "history": history,
+                    "seconds": before_s + time.perf_counter() - t0},
                    ckpt)
-    seconds = time.perf_counter() - t0
+    seconds = before_s + time.perf_counter() - t0
     from grasp_seg_ros.training.run import git_commit
     s_spec, t_spec = spec.student, meta.height_map
     student_meta = replace(
