@@ -56,6 +56,8 @@ VIEWS_PER_SCENE = 2
 #: teacher quality above which a cell counts as rated (its loss weight)
 RATED = 0.1
 TEMPERATURE = 0.1
+#: temperature of the softmax over cells (regrid_losses' spatial term)
+SPATIAL_TEMPERATURE = 0.02
 
 
 @dataclass(frozen=True)
@@ -172,10 +174,14 @@ def generate(spec: RegridSpec, scenes: int, *, workers: int = 1,
     return [p for p, _ in shards]
 
 
-def regrid_losses(pred: torch.Tensor, target: torch.Tensor, *,
-                  bins: int) -> dict[str, torch.Tensor]:
+def regrid_losses(pred: torch.Tensor, target: torch.Tensor, *, bins: int,
+                  spatial_weight: float = 0.0) -> dict[str, torch.Tensor]:
     """(N, B + 1, H, W) student output against the resampled teacher output (module
-    docstring)."""
+    docstring). ``spatial_weight`` > 0 adds a term over the whole map: the softmax over cells
+    of each cell's best direction (smoothed over 5 x 5 cells, as the decoder smooths before
+    it picks a peak; temperature SPATIAL_TEMPERATURE) against the teacher's, so that where the
+    teacher's best spot is, among several objects, carries over and not only each cell's
+    value."""
     q_t = target[:, :bins]
     rated = (q_t.amax(dim=1) > RATED).float()
     weight = 0.1 + rated
@@ -186,7 +192,18 @@ def regrid_losses(pred: torch.Tensor, target: torch.Tensor, *,
     ce = -(p_t * torch.log_softmax(pred[:, :bins] / TEMPERATURE, dim=1)).sum(dim=1)
     ent = -(p_t * torch.log(p_t.clamp_min(1e-12))).sum(dim=1)
     loss_rank = (rated * (ce - ent)).sum() / rated.sum().clamp_min(1.0)
-    return {"loss_quality_bins": loss_q, "loss_width": loss_w, "loss_bin_order": 0.1 * loss_rank}
+    losses = {"loss_quality_bins": loss_q, "loss_width": loss_w,
+              "loss_bin_order": 0.1 * loss_rank}
+    if spatial_weight > 0:
+        def spot(q: torch.Tensor) -> torch.Tensor:
+            best = torch.nn.functional.avg_pool2d(q, 5, stride=1, padding=2).amax(dim=1)
+            return best.flatten(1) / SPATIAL_TEMPERATURE
+
+        s_t = torch.softmax(spot(q_t), dim=1)
+        ce_s = -(s_t * torch.log_softmax(spot(pred[:, :bins]), dim=1)).sum(dim=1)
+        ent_s = -(s_t * torch.log(s_t.clamp_min(1e-12))).sum(dim=1)
+        losses["loss_best_spot"] = spatial_weight * (ce_s - ent_s).mean()
+    return losses
 
 
 def load_shards(paths: list[Path]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -198,11 +215,16 @@ def load_shards(paths: list[Path]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 def train(spec: RegridSpec, shards: list[Path], out: Path, *, epochs: int, batch: int = 16,
           lr: float = 5e-4, threads: int = 2, val_fraction: float = 0.05,
-          argv: list[str] | None = None) -> Path:
+          argv: list[str] | None = None, init: Path | None = None,
+          spatial_weight: float = 0.0) -> Path:
     """Train the student (the teacher's architecture, started from its weights) on the
     shards; checkpoints every epoch in ``out`` and resumes from it. Returns the weight file."""
     torch.set_num_threads(threads)
     model, meta = load_weights(spec.teacher)
+    if init is not None:   # continue from an earlier student of the same grid
+        model, init_meta = load_weights(init)
+        if init_meta.height_map != spec.student:
+            raise ValueError(f"{init} is for a {init_meta.height_map} grid, not {spec.student}")
     bins = meta.scaling.angle_bins
     heights, targets, seeds = load_shards(shards)
     val = seeds >= np.quantile(seeds, 1.0 - val_fraction)   # the last scenes, whole
@@ -231,7 +253,8 @@ def train(spec: RegridSpec, shards: list[Path], out: Path, *, epochs: int, batch
         with torch.no_grad():
             for i in range(0, len(val_idx), batch):
                 b = val_idx[i:i + batch]
-                losses = regrid_losses(model(x_all[b])["out"], y_all[b].float(), bins=bins)
+                losses = regrid_losses(model(x_all[b])["out"], y_all[b].float(), bins=bins,
+                                       spatial_weight=spatial_weight)
                 for k, v in losses.items():
                     sums[k] = sums.get(k, 0.0) + float(v) * len(b)
         return {k: v / max(len(val_idx), 1) for k, v in sums.items()}
@@ -250,7 +273,7 @@ def train(spec: RegridSpec, shards: list[Path], out: Path, *, epochs: int, batch
             x, y = x_all[b], y_all[b].float()
             if rng.random() < 0.5:   # the same scene mirrored: the bins mirror too
                 x, y = x.flip(-1), _mirror_bins(y.flip(-1), bins)
-            losses = regrid_losses(model(x)["out"], y, bins=bins)
+            losses = regrid_losses(model(x)["out"], y, bins=bins, spatial_weight=spatial_weight)
             loss = sum(losses.values())
             opt.zero_grad()
             loss.backward()
@@ -275,7 +298,8 @@ def train(spec: RegridSpec, shards: list[Path], out: Path, *, epochs: int, batch
                        f"{s_spec.resolution_m * 1e3:g} mm: its output on each rendered view "
                        "resampled onto the student's cells (grasp-seg regrid); started from "
                        "its weights"),
-            "init": spec.teacher.stem,
+            "init": spec.teacher.stem if init is None else str(init),
+            "spatial_weight": spatial_weight,
             "label_gripper": meta.training.get("label_gripper", "unknown"),
             "train_data": f"{len(shards)} shards in {spec.cache_dir()}",
             "training_cameras": describe_views(seeds),
@@ -336,6 +360,10 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--lr", type=float, default=5e-4)
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--init", type=Path,
+                   help="start from this student (same grid) instead of the teacher's weights")
+    p.add_argument("--spatial-weight", type=float, default=0.0,
+                   help="weight of the loss term over the whole map (where the best spot is)")
     p.add_argument("--out", type=Path, required=True)
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
@@ -346,7 +374,8 @@ def main(argv: list[str] | None = None) -> None:
         p.error(str(exc))
     shards = generate(spec, args.scenes, workers=args.workers)
     path = train(spec, shards, args.out, epochs=args.epochs, batch=args.batch, lr=args.lr,
-                 threads=args.threads, argv=argv if argv is not None else sys.argv[1:])
+                 threads=args.threads, argv=argv if argv is not None else sys.argv[1:],
+                 init=args.init, spatial_weight=args.spatial_weight)
     LOG.info("wrote %s", path)
 
 

@@ -59,6 +59,19 @@ def test_loss_is_zero_for_the_teacher_and_grows_when_the_order_of_directions_fli
     assert float(regrid_losses(flipped, target, bins=12)["loss_bin_order"]) > 0.01
 
 
+def test_the_spatial_term_sees_where_the_best_spot_is():
+    target = torch.zeros(1, 13, 32, 32)
+    target[0, 3, 5:8, 5:8] = 0.6      # the teacher's best spot
+    target[0, 3, 20:23, 20:23] = 0.4  # a second object
+    same = regrid_losses(target.clone(), target, bins=12, spatial_weight=1.0)
+    assert float(same["loss_best_spot"]) == pytest.approx(0.0, abs=1e-5)
+    swapped = target.clone()
+    swapped[0, 3, 5:8, 5:8], swapped[0, 3, 20:23, 20:23] = 0.4, 0.6
+    assert float(regrid_losses(swapped, target, bins=12,
+                               spatial_weight=1.0)["loss_best_spot"]) > 0.5
+    assert "loss_best_spot" not in regrid_losses(swapped, target, bins=12)
+
+
 def test_the_two_maps_of_a_view_show_the_same_scene():
     views = _scene_views(regrid.FIRST_SEED + 1, TEACHER, STUDENT, views=2)
     assert len(views) == 2
