@@ -16,8 +16,8 @@ student cell thus learns what the teacher says at the same point of the table.
 
 Samples are kept in shards in the data cache (``$XDG_CACHE_HOME/grasp_seg_ros/regrid/``,
 named by the teacher file's digest and the student grid), so an interrupted generation goes on
-where it stopped and a second run trains from the same data; training checkpoints every epoch
-and resumes from the last one in ``--out``.
+where it stopped and a second run trains from the same data; training runs the shared epoch
+(training.loop), checkpoints every epoch in ``--out`` and resumes from the last one.
 
 The loss: per cell, the mean squared error of the bins and the width, weighted up where the
 teacher rates some direction (the background is most of a map), plus the cross-entropy of the
@@ -33,7 +33,6 @@ import logging
 import multiprocessing
 import os
 import sys
-import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -45,6 +44,7 @@ from tqdm import tqdm
 from grasp_seg_ros.core.errors import GraspSegError
 from grasp_seg_ros.core.heightmap import HeightMapGrid, HeightMapSpec, make_height_map
 from grasp_seg_ros.core.resources import DEFAULT_MODEL, resolve_model
+from grasp_seg_ros.training.loop import load_checkpoint, save_checkpoint, train_epoch
 from grasp_seg_ros.nets.weights import load_weights, read_metadata, save_weights
 
 LOG = logging.getLogger(__name__)
@@ -236,16 +236,13 @@ def train(spec: RegridSpec, shards: list[Path], out: Path, *, epochs: int, batch
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps,
                                                 pct_start=0.1)
     out.mkdir(parents=True, exist_ok=True)
-    ckpt = out / "regrid.ckpt"
-    start, history, before_s = 0, [], 0.0
+    ckpt = out / "checkpoint.pt"
+    start, history = 0, []
     if ckpt.is_file():
-        state = torch.load(ckpt, weights_only=True)
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        sched.load_state_dict(state["schedule"])
-        start, history = int(state["epoch"]), list(state["history"])
-        before_s = float(state.get("seconds", 0.0))   # training time of earlier runs
-        LOG.info("resuming after epoch %d", start)
+        start, history = load_checkpoint(ckpt, model=model, optimizer=opt, scheduler=sched)
+
+    def loss_fn(x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
+        return regrid_losses(model(x)["out"], y, bins=bins, spatial_weight=spatial_weight)
 
     def evaluate() -> dict[str, float]:
         model.eval()
@@ -253,40 +250,34 @@ def train(spec: RegridSpec, shards: list[Path], out: Path, *, epochs: int, batch
         with torch.no_grad():
             for i in range(0, len(val_idx), batch):
                 b = val_idx[i:i + batch]
-                losses = regrid_losses(model(x_all[b])["out"], y_all[b].float(), bins=bins,
-                                       spatial_weight=spatial_weight)
-                for k, v in losses.items():
+                for k, v in loss_fn(x_all[b], y_all[b].float()).items():
                     sums[k] = sums.get(k, 0.0) + float(v) * len(b)
-        return {k: v / max(len(val_idx), 1) for k, v in sums.items()}
+        return {f"val_{k}": v / max(len(val_idx), 1) for k, v in sums.items()}
 
-    if start == 0:
-        history.append({"epoch": 0, **{f"val_{k}": v for k, v in evaluate().items()}})
-        LOG.info("before training: %s", history[-1])
-    rng = np.random.default_rng(0)
-    t0 = time.perf_counter()
-    for epoch in range(start, epochs):
-        model.train()
+    def batches(epoch: int):
         order = np.random.default_rng([0, epoch]).permutation(train_idx)
-        bar = tqdm(range(0, len(order), batch), desc=f"regrid epoch {epoch + 1}/{epochs}")
-        for i in bar:
+        flips = np.random.default_rng([1, epoch]).random(len(order)) < 0.5
+        for k, i in enumerate(range(0, len(order), batch)):
             b = np.sort(order[i:i + batch])
             x, y = x_all[b], y_all[b].float()
-            if rng.random() < 0.5:   # the same scene mirrored: the bins mirror too
+            if flips[k]:   # the same scene mirrored: the bins mirror too
                 x, y = x.flip(-1), _mirror_bins(y.flip(-1), bins)
-            losses = regrid_losses(model(x)["out"], y, bins=bins, spatial_weight=spatial_weight)
-            loss = sum(losses.values())
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            sched.step()
-            bar.set_postfix(loss=f"{float(loss.detach()):.4f}")
-        history.append({"epoch": epoch + 1, **{f"val_{k}": v for k, v in evaluate().items()}})
+            yield x, y
+
+    if start == 0:
+        history.append({"epoch": 0, **evaluate()})
+        LOG.info("before training: %s", history[-1])
+    per_epoch = int(np.ceil(len(train_idx) / batch))
+    for epoch in range(start, epochs):
+        model.train()
+        record = train_epoch(batches(epoch), steps=per_epoch, loss_fn=loss_fn, optimizer=opt,
+                             scheduler=sched, desc=f"regrid epoch {epoch + 1}/{epochs}")
+        history.append({"epoch": epoch + 1, "seconds": record["seconds"],
+                        "loss": record["loss"], **evaluate()})
         LOG.info("epoch %d: %s", epoch + 1, history[-1])
-        torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(),
-                    "schedule": sched.state_dict(), "epoch": epoch + 1, "history": history,
-                    "seconds": before_s + time.perf_counter() - t0},
-                   ckpt)
-    seconds = before_s + time.perf_counter() - t0
+        save_checkpoint(ckpt, model=model, optimizer=opt, scheduler=sched, epoch=epoch + 1,
+                        history=history)
+    seconds = sum(h.get("seconds", 0.0) for h in history)
     from grasp_seg_ros.training.run import git_commit
     s_spec, t_spec = spec.student, meta.height_map
     student_meta = replace(
@@ -309,7 +300,7 @@ def train(spec: RegridSpec, shards: list[Path], out: Path, *, epochs: int, batch
             "augmentation": "mirrored left-right (bins mirrored with it) half the batches",
             "threads": threads, "train_seconds": round(seconds, 1),
             "val_loss": {f"epoch {h['epoch']}": {k.removeprefix("val_loss_"): round(v, 6)
-                                                 for k, v in h.items() if k != "epoch"}
+                                                 for k, v in h.items() if k.startswith("val_")}
                          for h in history},
             "git_commit": git_commit(),
         },
