@@ -144,8 +144,11 @@ def _make_shard(job: tuple[Path, int, int, str, dict]) -> Path:
             inputs.append(s_map.astype(np.float16))
             targets.append(resample_to(raw, meta.height_map, spec, bins=bins).astype(np.float16))
             seeds.append(seed)
+    size, channels = spec.size_px, bins + 1   # a shard whose every view was skipped is empty
     tmp = path.with_suffix(".part.npz")
-    np.savez(tmp, height_m=np.stack(inputs), target=np.stack(targets), seed=np.array(seeds))
+    np.savez(tmp, height_m=np.array(inputs, np.float16).reshape(-1, size, size),
+             target=np.array(targets, np.float16).reshape(-1, channels, size, size),
+             seed=np.array(seeds, np.int64))
     os.replace(tmp, path)
     return path
 
@@ -159,8 +162,11 @@ def generate(spec: RegridSpec, scenes: int, *, workers: int = 1,
     if meta.height_map is None or not meta.scaling.angle_bins:
         raise ValueError(f"{spec.teacher.name} is not a height-map model with angle bins")
     spec.student.validate()
+    from grasp_seg_ros.sim.seeds import check_dataset_seeds
+
     shards = [(folder / f"shard_{k:05d}.npz", FIRST_SEED + k * SHARD_SCENES)
               for k in range(int(np.ceil(scenes / SHARD_SCENES)))]
+    check_dataset_seeds(FIRST_SEED, len(shards) * SHARD_SCENES)   # never a judged scene
     todo = [(p, first, SHARD_SCENES, str(spec.teacher), spec.student.to_dict())
             for p, first in shards if not p.is_file()]
     LOG.info("%d of %d shards in %s; making %d", len(shards) - len(todo), len(shards), folder,
