@@ -7,6 +7,7 @@ data_files in <prefix>/share/grasp_seg_ros). Never relative to the working direc
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -14,6 +15,14 @@ PACKAGE_NAME = "grasp_seg_ros"
 MODEL_SUFFIX = ".safetensors"
 # the model the node, the launch files and the tools use when none is named
 DEFAULT_MODEL = "ggcnn2_heightmap_v2"
+
+
+def cache_dir(kind: str) -> Path:
+    """Where the package keeps what it makes and can make again (exported graphs, datasets,
+    samples): $XDG_CACHE_HOME/grasp_seg_ros/<kind>, ~/.cache/... without it; read at each
+    call, so a process that changes the variable sees it."""
+    root = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
+    return root / PACKAGE_NAME / kind
 
 
 def share_dir() -> Path:

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from grasp_seg_ros.core.errors import ModelFileError
-from grasp_seg_ros.core.resources import DEFAULT_MODEL, resolve_model
+from grasp_seg_ros.core.resources import DEFAULT_MODEL, cache_dir, resolve_model
 from grasp_seg_ros.nets.fast import optimise_for_inference
 from grasp_seg_ros.nets.weights import METADATA_KEY, ModelMetadata, load_weights
 
@@ -86,8 +86,7 @@ def export_onnx(model_path: str | Path, out: Path, *, opset: int = 17) -> Path:
 def onnx_cache_dir() -> Path:
     """Where inference_onnx keeps the graphs it exports: $XDG_CACHE_HOME/grasp_seg_ros/onnx
     (~/.cache/... without it)."""
-    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "grasp_seg_ros" \
-        / "onnx"
+    return cache_dir("onnx")
 
 
 def cached_onnx_path(model_path: Path, cache_dir: Path | None = None) -> Path:

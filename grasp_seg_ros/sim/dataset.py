@@ -24,7 +24,6 @@ import argparse
 import json
 import logging
 import multiprocessing
-import os
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -35,6 +34,7 @@ from tqdm import tqdm
 
 from grasp_seg_ros.core.jacquard import (GradedRectangle, JacquardSample, write_depth,
                                          write_grasps, write_graded, write_mask)
+from grasp_seg_ros.core.resources import cache_dir
 from grasp_seg_ros.sim import calibration
 from grasp_seg_ros.sim.camera import CameraConfig, DepthNoise, random_camera
 from grasp_seg_ros.sim.gripper import DEFAULT_GRIPPER, GRIPPERS, Gripper, gripper_profile
@@ -43,8 +43,7 @@ from grasp_seg_ros.sim.seeds import check_dataset_seeds
 from grasp_seg_ros.sim.trials import LABEL_TRIALS, GradeConfig, grade_objects
 
 LOG = logging.getLogger(__name__)
-DEFAULT_CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) \
-    / "grasp_seg_ros" / "datasets"
+DEFAULT_CACHE = cache_dir("datasets")
 
 
 @dataclass(frozen=True)

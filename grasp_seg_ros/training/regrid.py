@@ -43,7 +43,7 @@ from tqdm import tqdm
 
 from grasp_seg_ros.core.errors import GraspSegError
 from grasp_seg_ros.core.heightmap import HeightMapGrid, HeightMapSpec, make_height_map
-from grasp_seg_ros.core.resources import DEFAULT_MODEL, resolve_model
+from grasp_seg_ros.core.resources import DEFAULT_MODEL, cache_dir, resolve_model
 from grasp_seg_ros.training.loop import load_checkpoint, save_checkpoint, train_epoch
 from grasp_seg_ros.nets.weights import load_weights, read_metadata, save_weights
 
@@ -68,8 +68,7 @@ class RegridSpec:
     student: HeightMapSpec
 
     def cache_dir(self, root: Path | None = None) -> Path:
-        root = root if root is not None else Path(
-            os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "grasp_seg_ros" / "regrid"
+        root = root if root is not None else cache_dir("regrid")
         digest = hashlib.sha256(Path(self.teacher).read_bytes()).hexdigest()[:12]
         s = self.student
         return root / (f"{Path(self.teacher).stem}-{digest}-{s.size_px}x"

@@ -3,6 +3,7 @@
 faster runtime."""
 
 import logging
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -180,3 +181,16 @@ def test_backend_settings_are_checked():
     # the node's start-up line says what ran and why (both runtimes' times)
     assert f"({auto.backend.name}; auto, forward pass median torch " in auto.metadata_summary
     assert "onnxruntime" in auto.backend.choice
+
+
+def test_caches_follow_xdg_cache_home_at_each_call(tmp_path, monkeypatch):
+    from grasp_seg_ros.core.resources import cache_dir
+    from grasp_seg_ros.training.regrid import RegridSpec
+    from grasp_seg_ros.core.heightmap import HeightMapSpec
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert onnx_backend.onnx_cache_dir() == tmp_path / "grasp_seg_ros" / "onnx"
+    assert cache_dir("datasets") == tmp_path / "grasp_seg_ros" / "datasets"
+    spec = RegridSpec(resolve_model("ggcnn"), HeightMapSpec(96, 0.004))
+    assert spec.cache_dir().parent == tmp_path / "grasp_seg_ros" / "regrid"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    assert cache_dir("onnx") == Path.home() / ".cache" / "grasp_seg_ros" / "onnx"
