@@ -193,10 +193,8 @@ def regrid_losses(pred: torch.Tensor, target: torch.Tensor, *, bins: int,
     mse = ((pred[:, :bins] - q_t) ** 2).mean(dim=1)
     loss_q = (weight * mse).sum() / weight.sum()
     loss_w = (rated * (pred[:, bins] - target[:, bins]) ** 2).sum() / rated.sum().clamp_min(1.0)
-    p_t = torch.softmax(q_t / TEMPERATURE, dim=1)
-    ce = -(p_t * torch.log_softmax(pred[:, :bins] / TEMPERATURE, dim=1)).sum(dim=1)
-    ent = -(p_t * torch.log(p_t.clamp_min(1e-12))).sum(dim=1)
-    loss_rank = (rated * (ce - ent)).sum() / rated.sum().clamp_min(1.0)
+    order = _softmax_kl(q_t / TEMPERATURE, pred[:, :bins] / TEMPERATURE)
+    loss_rank = (rated * order).sum() / rated.sum().clamp_min(1.0)
     losses = {"loss_quality_bins": loss_q, "loss_width": loss_w,
               "loss_bin_order": 0.1 * loss_rank}
     if spatial_weight > 0:
@@ -204,11 +202,17 @@ def regrid_losses(pred: torch.Tensor, target: torch.Tensor, *, bins: int,
             best = torch.nn.functional.avg_pool2d(q, 5, stride=1, padding=2).amax(dim=1)
             return best.flatten(1) / SPATIAL_TEMPERATURE
 
-        s_t = torch.softmax(spot(q_t), dim=1)
-        ce_s = -(s_t * torch.log_softmax(spot(pred[:, :bins]), dim=1)).sum(dim=1)
-        ent_s = -(s_t * torch.log(s_t.clamp_min(1e-12))).sum(dim=1)
-        losses["loss_best_spot"] = spatial_weight * (ce_s - ent_s).mean()
+        losses["loss_best_spot"] = spatial_weight * _softmax_kl(spot(q_t),
+                                                                spot(pred[:, :bins])).mean()
     return losses
+
+
+def _softmax_kl(target_logits: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
+    """KL divergence of softmax(logits) from softmax(target_logits) along dim 1 (the
+    cross-entropy less the target's entropy: 0 when the two agree)."""
+    target = torch.softmax(target_logits, dim=1)
+    return (target * (torch.log_softmax(target_logits, dim=1)
+                      - torch.log_softmax(logits, dim=1))).sum(dim=1)
 
 
 def load_shards(paths: list[Path]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
