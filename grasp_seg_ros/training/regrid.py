@@ -216,10 +216,22 @@ def _softmax_kl(target_logits: torch.Tensor, logits: torch.Tensor) -> torch.Tens
 
 
 def load_shards(paths: list[Path]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    data = [np.load(p) for p in paths]
-    return (np.concatenate([d["height_m"] for d in data]),
-            np.concatenate([d["target"] for d in data]),
-            np.concatenate([d["seed"] for d in data]))
+    """The shards' (height maps, targets, seeds), each filled into one array as the shards
+    are read (the targets of a few thousand scenes are gigabytes: never held twice)."""
+    counts = []
+    for p in paths:
+        with np.load(p) as d:
+            counts.append(len(d["seed"]))
+    with np.load(paths[0]) as d:
+        first = {k: d[k] for k in ("height_m", "target", "seed")}
+    out = {k: np.empty((sum(counts), *v.shape[1:]), v.dtype) for k, v in first.items()}
+    at = 0
+    for p, n in zip(paths, counts):
+        with np.load(p) as d:
+            for k, arr in out.items():
+                arr[at:at + n] = d[k]
+        at += n
+    return out["height_m"], out["target"], out["seed"]
 
 
 def train(spec: RegridSpec, shards: list[Path], out: Path, *, epochs: int, batch: int = 16,
