@@ -73,17 +73,15 @@ def measure_opening(height_m: np.ndarray, grasp: Grasp2D, resolution_m: float,
 def measure_openings(height_m: np.ndarray, grasps: Sequence[Grasp2D], resolution_m: float,
                      params: OpeningParams, holes: np.ndarray | None = None
                      ) -> list[Grasp2D | None]:
-    """:func:`measure_opening` of grasps at one cell in several closing directions, the map
-    sampled for all of them at once (the same results, in a fraction of the time)."""
+    """:func:`measure_opening` of several grasps (at one cell or at many), the map sampled
+    for all of them at once (the same results, in a fraction of the time)."""
     if not grasps:
         return []
-    row, col = grasps[0].row, grasps[0].col
-    if any((g.row, g.col) != (row, col) for g in grasps):
-        raise ValueError("measure_openings: the grasps must share one cell")
     res = float(resolution_m)
     closing = np.array([[-np.sin(g.angle_rad), np.cos(g.angle_rad)] for g in grasps],
                        np.float32)
-    s, runs = _object_runs(height_m, row, col, closing, params.max_opening_m / res,
+    cells = np.array([(g.row, g.col) for g in grasps], np.float32)
+    s, runs = _object_runs(height_m, cells, closing, params.max_opening_m / res,
                            0.5 * params.pad_width_m / res, params, holes)
     out: list[Grasp2D | None] = []
     for g, direction, run in zip(grasps, closing, runs):
@@ -96,8 +94,8 @@ def measure_openings(height_m: np.ndarray, grasps: Sequence[Grasp2D], resolution
         extent_px = float(s[hi] - s[lo])
         middle = 0.5 * float(s[hi] + s[lo])
         opening_px = extent_px + params.clearance_m / res     # may exceed the stroke: fits
-        out.append(replace(g, row=_cell(row + middle * direction[0], height_m.shape[0]),
-                           col=_cell(col + middle * direction[1], height_m.shape[1]),
+        out.append(replace(g, row=_cell(g.row + middle * direction[0], height_m.shape[0]),
+                           col=_cell(g.col + middle * direction[1], height_m.shape[1]),
                            width_px=opening_px))
     return out
 
@@ -110,17 +108,29 @@ def jaw_centre(height_m: np.ndarray, grasp: Grasp2D, resolution_m: float,
     map), as the (row, col) cell; None when the grasp is on nothing. A grasp near one end of a
     long object holds it far from its centre of mass, and the lift, the shake and the wrist
     turn swing it out of the fingers."""
+    return jaw_centres(height_m, [grasp], resolution_m, params, holes, strip_m=strip_m)[0]
+
+
+def jaw_centres(height_m: np.ndarray, grasps: Sequence[Grasp2D], resolution_m: float,
+                params: OpeningParams, holes: np.ndarray | None = None, *,
+                strip_m: float = 0.008) -> list[tuple[int, int] | None]:
+    """:func:`jaw_centre` of several grasps, the map sampled for all of them at once."""
+    if not grasps:
+        return []
     res = float(resolution_m)
-    closing = np.array([-np.sin(grasp.angle_rad), np.cos(grasp.angle_rad)], np.float32)
-    jaw = np.array([closing[1], -closing[0]], np.float32)
-    s, (run,) = _object_runs(height_m, grasp.row, grasp.col, jaw[None], float(max(height_m.shape)),
-                             0.5 * strip_m / res, params, holes)
-    if run is None:
-        return None
-    lo, hi = run
-    middle = 0.5 * float(s[hi] + s[lo])
-    return (_cell(grasp.row + middle * jaw[0], height_m.shape[0]),
-            _cell(grasp.col + middle * jaw[1], height_m.shape[1]))
+    jaws = np.array([[np.cos(g.angle_rad), np.sin(g.angle_rad)] for g in grasps], np.float32)
+    cells = np.array([(g.row, g.col) for g in grasps], np.float32)
+    s, runs = _object_runs(height_m, cells, jaws, float(max(height_m.shape)),
+                           0.5 * strip_m / res, params, holes)
+    out: list[tuple[int, int] | None] = []
+    for g, jaw, run in zip(grasps, jaws, runs):
+        if run is None:
+            out.append(None)
+            continue
+        middle = 0.5 * float(s[run[1]] + s[run[0]])
+        out.append((_cell(g.row + middle * jaw[0], height_m.shape[0]),
+                    _cell(g.col + middle * jaw[1], height_m.shape[1])))
+    return out
 
 
 @lru_cache(maxsize=32)
@@ -146,20 +156,22 @@ def _cell(value, size: int) -> int:
     return min(max(int(round(value)), 0), size - 1)
 
 
-def _object_runs(height_m: np.ndarray, row: int, col: int, directions: np.ndarray,
+def _object_runs(height_m: np.ndarray, cells: np.ndarray, directions: np.ndarray,
                  reach_px: float, half_strip_px: float, params: OpeningParams,
                  holes: np.ndarray | None) -> tuple[np.ndarray, list[tuple[int, int] | None]]:
-    """Heights along each of ``directions`` ((D, 2) float32 (row, col) unit vectors) through a
-    cell, in a strip 2 x ``half_strip_px`` wide, at half-cell steps out to ``reach_px`` either
-    side: (the steps, per direction the first and the last step of the object's run holding
-    the cell, or None when the cell is on nothing that way; module docstring)."""
+    """Heights along each of ``directions`` ((D, 2) float32 (row, col) unit vectors) through
+    its cell (``cells``, (D, 2) (row, col)), in a strip 2 x ``half_strip_px`` wide, at
+    half-cell steps out to ``reach_px`` either side: (the steps, per direction the first and
+    the last step of the object's run holding the cell, or None when the cell is on nothing
+    that way; module docstring)."""
     s = _steps(float(reach_px))
     offsets = _offsets(float(half_strip_px))
     d = np.asarray(directions, np.float32)
     along_r, along_c = d[:, 0, None, None], d[:, 1, None, None]
+    at = np.asarray(cells, np.float32)
     # across each direction: (col, -row) of it
-    rows = row + s[None, None, :] * along_r + offsets[None, :, None] * along_c
-    cols = col + s[None, None, :] * along_c + offsets[None, :, None] * -along_r
+    rows = at[:, 0, None, None] + s[None, None, :] * along_r + offsets[None, :, None] * along_c
+    cols = at[:, 1, None, None] + s[None, None, :] * along_c + offsets[None, :, None] * -along_r
     n, lines = len(d), len(offsets)
     rows, cols = rows.reshape(n * lines, -1), cols.reshape(n * lines, -1)
     # nearest cells; outside the map counts as the plane (height 0)

@@ -15,8 +15,7 @@ from grasp_seg_ros.core.grasp import (DecodeParams, Grasp2D, GraspMaps, OutputSc
                                       angle_to_bins, detect_grasps, maps_from_raw,
                                       spread_cells)
 from grasp_seg_ros.core.heightmap import HeightMap
-from grasp_seg_ros.core.opening import (OpeningParams, fits, jaw_centre, measure_opening,
-                                        measure_openings)
+from grasp_seg_ros.core.opening import OpeningParams, fits, jaw_centres, measure_openings
 from grasp_seg_ros.core.pose import GraspPose, grasp_to_pose
 from grasp_seg_ros.core.preprocess import Preprocessed
 
@@ -25,6 +24,8 @@ from grasp_seg_ros.core.preprocess import Preprocessed
 CANDIDATE_FACTOR = 4
 #: DecodeParams.fallback_spots are at least this many map cells apart (8 mm at 2 mm cells)
 FALLBACK_SPACING_PX = 4
+#: fallback spots are measured this many at a time (all their rated directions in one pass)
+FALLBACK_BATCH = 8
 
 
 def decode(raw: np.ndarray, pre: Preprocessed | HeightMap, intrinsics: CameraIntrinsics,
@@ -63,22 +64,26 @@ def decode(raw: np.ndarray, pre: Preprocessed | HeightMap, intrinsics: CameraInt
         wanted = params.top_k if accept is None else len(grasps_2d)
         left_region = False   # a measured grasp re-centred outside ``allowed``
 
-        def fitting_at(g: Grasp2D, on_object: bool = False) -> Grasp2D | None:
-            """The spot's best rated direction whose measured grasp fits, or None; with
-            ``on_object`` only a grasp on something standing above the plane (a peak on
-            nothing keeps the network's width)."""
+        def ways_at(g: Grasp2D) -> list[Grasp2D]:
+            """The spot's directions rated above the threshold, best first (the first is
+            ``g``'s own)."""
+            return [replace(g, angle_rad=angle, quality=quality) for angle, quality
+                    in maps.directions_at(g.row, g.col, params.quality_threshold)]
+
+        def measured(grasps: list[Grasp2D]) -> list[Grasp2D | None]:
+            return measure_openings(pre.height_m, grasps, res, opening, pre.hole_mask)
+
+        def fitting(ways: list[Grasp2D], openings: list[Grasp2D | None],
+                    on_object: bool = False) -> Grasp2D | None:
+            """The best of a spot's directions (``ways``, measured: ``openings``) whose
+            grasp fits (not yet centred along the jaws), or None; with ``on_object`` only a
+            grasp on something standing above the plane (a peak on nothing keeps the
+            network's width)."""
             nonlocal left_region
             # an object wider than the stroke across the closing direction cannot be grasped
             # so; a binned head may rate another direction at the same spot (a box too long
             # one way is grasped across): its best one that fits stands for the spot
-            ways = [replace(g, angle_rad=angle, quality=quality) for angle, quality
-                    in maps.directions_at(g.row, g.col, params.quality_threshold)]
-            # a fallback spot's directions mostly all fail: measured at once, in one pass
-            measured = (measure_openings(pre.height_m, ways, res, opening, pre.hole_mask)
-                        if on_object else None)
-            for i, d in enumerate(ways):
-                m = (measured[i] if measured is not None
-                     else measure_opening(pre.height_m, d, res, opening, pre.hole_mask))
+            for d, m in zip(ways, openings):
                 if m is None and on_object:
                     return None   # no direction finds an object at this spot
                 m = m or d
@@ -89,20 +94,23 @@ def decode(raw: np.ndarray, pre: Preprocessed | HeightMap, intrinsics: CameraInt
                 if not _inside(m, allowed):
                     left_region = True
                     continue
-                if opening.centre_along_jaws:
-                    m = _centred_along_jaws(m, maps, pre, opening, allowed)
                 return m
             return None
 
-        fitting = []
-        for g in grasps_2d:   # best first, until enough fit
-            m = fitting_at(g)
+        chosen: list[Grasp2D] = []
+        # every peak's best direction measured in one pass; a spot's other directions only
+        # where that one does not fit (together, in one pass)
+        for g, first in zip(grasps_2d, measured(grasps_2d)):
+            m = fitting([g], [first])
+            if m is None:
+                others = ways_at(g)[1:]
+                m = fitting(others, measured(others))
             if m is not None:
-                fitting.append(m)
-                if len(fitting) >= wanted:
+                chosen.append(m)
+                if len(chosen) >= wanted:
                     break
         spots = np.empty((0, 2), np.int64)
-        if not fitting and params.fallback_spots > 0:
+        if not chosen and params.fallback_spots > 0:
             # every peak's object is too wide (objects pressed together, one in a tray's
             # corner whose extent runs up the walls): the next spots the model rates, on the
             # peaks' flanks too, may hold an object that fits (spots on the bare plane
@@ -111,15 +119,24 @@ def decode(raw: np.ndarray, pre: Preprocessed | HeightMap, intrinsics: CameraInt
                                  spacing_px=FALLBACK_SPACING_PX,
                                  max_cells=params.fallback_spots,
                                  taken=[(g.row, g.col) for g in grasps_2d])
-            for r, c in spots:
-                m = fitting_at(Grasp2D(int(r), int(c), maps.angle_at(r, c),
-                                       float(maps.width_px[r, c]), float(maps.quality[r, c])),
-                               on_object=True)
-                if m is not None:
-                    fitting.append(m)
-                    if len(fitting) >= wanted:
-                        break
-        if not fitting:
+            for at in range(0, len(spots), FALLBACK_BATCH):   # best first, a few at a time
+                ways = [ways_at(Grasp2D(int(r), int(c), maps.angle_at(r, c),
+                                        float(maps.width_px[r, c]),
+                                        float(maps.quality[r, c])))
+                        for r, c in spots[at:at + FALLBACK_BATCH]]
+                openings = measured([w for spot in ways for w in spot])
+                ends = np.cumsum([len(spot) for spot in ways])
+                for spot, end in zip(ways, ends):
+                    m = fitting(spot, openings[end - len(spot):end], on_object=True)
+                    if m is not None:
+                        chosen.append(m)
+                        if len(chosen) >= wanted:
+                            break
+                if len(chosen) >= wanted:
+                    break
+        if chosen and opening.centre_along_jaws:
+            chosen = _centred_along_jaws(chosen, maps, pre, opening, allowed)
+        if not chosen:
             raise NoGraspFound(f"all {len(grasps_2d)} candidate grasps"
                                + (f" and {len(spots)} more spots" if len(spots) else "")
                                + f" need a wider opening than max_opening_m "
@@ -127,7 +144,7 @@ def decode(raw: np.ndarray, pre: Preprocessed | HeightMap, intrinsics: CameraInt
                                f"least quality_threshold ({params.quality_threshold:g})"
                                + (" or, centred on their object, leave the allowed region"
                                   if left_region else ""))
-        grasps_2d = fitting
+        grasps_2d = chosen
     if isinstance(pre, HeightMap):
         poses = pre.grid.grasp_poses(grasps_2d, pre.height_m, intrinsics)
     else:
@@ -168,20 +185,24 @@ def _inside(g: Grasp2D, allowed: np.ndarray | None) -> bool:
     return allowed is None or bool(allowed[g.row, g.col])
 
 
-def _centred_along_jaws(g: Grasp2D, maps: GraspMaps, pre: HeightMap,
-                        opening: OpeningParams, allowed: np.ndarray | None = None) -> Grasp2D:
-    """``g`` (a measured grasp) moved to the middle of its object's extent along the jaws
-    (core.opening.jaw_centre), re-measured there; ``g`` itself where the model rates the
-    direction there below JAW_CENTRING_QUALITY of the spot's quality, the opening there
-    does not fit or the moved grasp is outside ``allowed``."""
+def _centred_along_jaws(grasps: list[Grasp2D], maps: GraspMaps, pre: HeightMap,
+                        opening: OpeningParams, allowed: np.ndarray | None = None
+                        ) -> list[Grasp2D]:
+    """Measured grasps, each moved to the middle of its object's extent along the jaws
+    (core.opening.jaw_centres), re-measured there; a grasp stays where it is where the model
+    rates its direction there below JAW_CENTRING_QUALITY of the spot's quality, the opening
+    there does not fit or the moved grasp is outside ``allowed``. The map is read for all
+    of them at once."""
     res = pre.grid.resolution_m
-    cell = jaw_centre(pre.height_m, g, res, opening, pre.hole_mask)
-    if cell is None or cell == (g.row, g.col):
-        return g
-    if _rated(maps, cell[0], cell[1], g.angle_rad) < JAW_CENTRING_QUALITY * g.quality:
-        return g
-    moved = measure_opening(pre.height_m, replace(g, row=cell[0], col=cell[1]), res, opening,
-                            pre.hole_mask)
-    if moved is None or not fits(moved, res, opening) or not _inside(moved, allowed):
-        return g
-    return moved
+    cells = jaw_centres(pre.height_m, grasps, res, opening, pre.hole_mask)
+    to_move = [i for i, (g, cell) in enumerate(zip(grasps, cells))
+               if cell is not None and cell != (g.row, g.col)
+               and _rated(maps, cell[0], cell[1], g.angle_rad) >= JAW_CENTRING_QUALITY * g.quality]
+    out = list(grasps)
+    moved = measure_openings(pre.height_m,
+                             [replace(grasps[i], row=cells[i][0], col=cells[i][1])
+                              for i in to_move], res, opening, pre.hole_mask)
+    for i, m in zip(to_move, moved):
+        if m is not None and fits(m, res, opening) and _inside(m, allowed):
+            out[i] = m
+    return out

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from grasp_seg_ros.core.grasp import Grasp2D
-from grasp_seg_ros.core.opening import (OpeningParams, fits, jaw_centre, measure_opening,
-                                        measure_openings)
+from grasp_seg_ros.core.opening import (OpeningParams, fits, jaw_centre, jaw_centres,
+                                        measure_opening, measure_openings)
 
 RES = 0.002
 PARAMS = OpeningParams(clearance_m=0.015, max_opening_m=0.085)
@@ -118,6 +118,14 @@ def test_openings_measured_at_once_are_those_measured_one_by_one():
             compared += len(ways)
             on_something += sum(m is not None for m in alone)
     assert on_something > compared // 10      # the comparison saw real measurements
-    with pytest.raises(ValueError, match="share one cell"):
-        measure_openings(h, [grasp(10, 10, 0.0), grasp(10, 11, 0.0)], RES, PARAMS)
-    assert measure_openings(h, [], RES, PARAMS) == []
+    # the decoder also measures the peaks' best directions, at many cells, in one pass, and
+    # finds their objects' middles along the jaws so
+    many = [Grasp2D(r, c, float(a), 30.0, 0.5)
+            for (r, c), a in zip(cells, rng.choice(angles, len(cells)))]
+    for hole_mask in (None, holes):
+        assert measure_openings(h, many, RES, PARAMS, hole_mask) == \
+            [measure_opening(h, g, RES, PARAMS, hole_mask) for g in many]
+        centres = jaw_centres(h, many, RES, PARAMS, hole_mask)
+        assert centres == [jaw_centre(h, g, RES, PARAMS, hole_mask) for g in many]
+        assert sum(c is not None for c in centres) > len(many) // 10
+    assert measure_openings(h, [], RES, PARAMS) == [] and jaw_centres(h, [], RES, PARAMS) == []
