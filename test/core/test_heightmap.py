@@ -124,6 +124,29 @@ def test_grasp_pose_from_the_map_approaches_along_the_normal_and_closes_in_the_p
     assert seen == pytest.approx(pose.position_m[2], abs=0.005)
 
 
+def test_finger_depth_is_the_highest_cell_between_the_fingers_anywhere_in_the_map():
+    # the pose reads the highest cell on the 3-cell-thick line between the finger tips in a
+    # window around it; against the line drawn on the whole map: grasps across the map,
+    # near and over its edges, narrow and wider than the map
+    import cv2
+    rng = np.random.default_rng(3)
+    depth, _ = tilted_table_depth(20.0, 0.6, box=(0.03, 0.05, 0.06))
+    hm = make_height_map(depth, INTR, HeightMapSpec())
+    h = hm.height_m + rng.uniform(0.0, 0.01, hm.height_m.shape).astype(np.float32)
+    size = h.shape[0]
+    camera_height = float(-(hm.grid.centre_m @ hm.grid.normal))
+    grasps = [Grasp2D(int(r), int(c), float(a), float(w), 0.5) for r, c, a, w in zip(
+        rng.integers(0, size, 300), rng.integers(0, size, 300),
+        rng.uniform(-np.pi / 2, np.pi / 2, 300), rng.uniform(0.0, 1.5 * size, 300))]
+    grasps += [Grasp2D(0, 0, 0.3, 40.0, 0.5), Grasp2D(size - 1, size - 1, -1.2, 9.0, 0.5)]
+    for g, pose in zip(grasps, hm.grid.grasp_poses(grasps, h, INTR)):
+        mask = np.zeros(h.shape, np.uint8)
+        (r0, c0), (r1, c1) = np.rint(g.finger_points()).astype(int)
+        cv2.line(mask, (int(c0), int(r0)), (int(c1), int(r1)), 1, thickness=3)
+        mask[g.row, g.col] = 1
+        assert pose.finger_depth_m == camera_height - float(h[mask.astype(bool)].max())
+
+
 def test_render_keeps_the_highest_point_of_a_cell_and_marks_unseen_cells_as_table():
     depth, plane = tilted_table_depth(0.0, 0.3)      # a close camera sees less than 45 cm
     grid = HeightMapGrid.facing(plane, INTR, HeightMapSpec())
