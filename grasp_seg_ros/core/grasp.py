@@ -180,12 +180,14 @@ def encode_angle(angle_rad: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.cos(2 * a), np.sin(2 * a)
 
 
-def _blur(img: np.ndarray, sigma: float) -> np.ndarray:
+def _blur(img: np.ndarray, sigma: float, out: np.ndarray | None = None) -> np.ndarray:
+    """Gaussian filter (into ``out``, a contiguous float32 array of ``img``'s shape, when
+    given)."""
     if sigma <= 0.0:
         return img.astype(np.float32, copy=False)
     # kernel covers +-4 sigma like scipy.ndimage.gaussian_filter; reflect border like it too
     k = 2 * int(4.0 * sigma + 0.5) + 1
-    return cv2.GaussianBlur(img.astype(np.float32, copy=False), (k, k), sigma,
+    return cv2.GaussianBlur(img.astype(np.float32, copy=False), (k, k), sigma, dst=out,
                             borderType=cv2.BORDER_REFLECT)
 
 
@@ -241,7 +243,10 @@ def filter_bin_maps(raw: np.ndarray, scaling: OutputScaling,
     else:
         if params.quality_sigma_px > 0:
             # map by map, into one contiguous stack: the maximum over the bins is fast on it
-            q = np.stack([_blur(q[i], params.quality_sigma_px) for i in range(bins)])
+            stack = np.empty(q.shape, np.float32)
+            for i in range(bins):
+                _blur(q[i], params.quality_sigma_px, out=stack[i])
+            q = stack
         best = q.max(axis=0)
     w = scaling.decode_width(_blur(raw[bins], params.width_sigma_px))
     return GraspMaps(quality=best, cos2=None, sin2=None, width_px=np.maximum(w, 0.0), bins=q)
