@@ -56,6 +56,9 @@ VIEWS_PER_SCENE = 2
 #: teacher quality above which a cell counts as rated (its loss weight)
 RATED = 0.1
 TEMPERATURE = 0.1
+#: loss weight of a cell the teacher rates nowhere above RATED, against 1 + this for a rated
+#: one (the background is most of a map)
+UNRATED_WEIGHT = 0.1
 #: temperature of the softmax over cells (regrid_losses' spatial term)
 SPATIAL_TEMPERATURE = 0.02
 
@@ -180,7 +183,8 @@ def generate(spec: RegridSpec, scenes: int, *, workers: int = 1,
 
 
 def regrid_losses(pred: torch.Tensor, target: torch.Tensor, *, bins: int,
-                  spatial_weight: float = 0.0) -> dict[str, torch.Tensor]:
+                  spatial_weight: float = 0.0,
+                  unrated_weight: float = UNRATED_WEIGHT) -> dict[str, torch.Tensor]:
     """(N, B + 1, H, W) student output against the resampled teacher output (module
     docstring). ``spatial_weight`` > 0 adds a term over the whole map: the softmax over cells
     of each cell's best direction (smoothed over 5 x 5 cells, as the decoder smooths before
@@ -189,7 +193,7 @@ def regrid_losses(pred: torch.Tensor, target: torch.Tensor, *, bins: int,
     value."""
     q_t = target[:, :bins]
     rated = (q_t.amax(dim=1) > RATED).float()
-    weight = 0.1 + rated
+    weight = unrated_weight + rated
     mse = ((pred[:, :bins] - q_t) ** 2).mean(dim=1)
     loss_q = (weight * mse).sum() / weight.sum()
     loss_w = (rated * (pred[:, bins] - target[:, bins]) ** 2).sum() / rated.sum().clamp_min(1.0)
@@ -237,7 +241,7 @@ def load_shards(paths: list[Path]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def train(spec: RegridSpec, shards: list[Path], out: Path, *, epochs: int, batch: int = 16,
           lr: float = 5e-4, threads: int = 2, val_fraction: float = 0.05,
           argv: list[str] | None = None, init: Path | None = None,
-          spatial_weight: float = 0.0) -> Path:
+          spatial_weight: float = 0.0, unrated_weight: float = UNRATED_WEIGHT) -> Path:
     """Train the student (the teacher's architecture, started from its weights) on the
     shards; checkpoints every epoch in ``out`` and resumes from it. Returns the weight file."""
     torch.set_num_threads(threads)
@@ -263,7 +267,8 @@ def train(spec: RegridSpec, shards: list[Path], out: Path, *, epochs: int, batch
         start, history = load_checkpoint(ckpt, model=model, optimizer=opt, scheduler=sched)
 
     def loss_fn(x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
-        return regrid_losses(model(x)["out"], y, bins=bins, spatial_weight=spatial_weight)
+        return regrid_losses(model(x)["out"], y, bins=bins, spatial_weight=spatial_weight,
+                             unrated_weight=unrated_weight)
 
     def evaluate() -> dict[str, float]:
         model.eval()
@@ -311,7 +316,7 @@ def train(spec: RegridSpec, shards: list[Path], out: Path, *, epochs: int, batch
                        "resampled onto the student's cells (grasp-seg regrid); started from "
                        "its weights"),
             "init": spec.teacher.stem if init is None else str(init),
-            "spatial_weight": spatial_weight,
+            "spatial_weight": spatial_weight, "unrated_weight": unrated_weight,
             "label_gripper": meta.training.get("label_gripper", "unknown"),
             "train_data": f"{len(shards)} shards in {spec.cache_dir()}",
             "training_cameras": describe_views(seeds),
@@ -376,6 +381,11 @@ def main(argv: list[str] | None = None) -> None:
                    help="start from this student (same grid) instead of the teacher's weights")
     p.add_argument("--spatial-weight", type=float, default=0.0,
                    help="weight of the loss term over the whole map (where the best spot is)")
+    p.add_argument("--unrated-weight", type=float, default=UNRATED_WEIGHT,
+                   help="per-cell loss weight where the teacher rates no direction above "
+                        f"{RATED} (a rated cell: 1 + this); 1 weighs nearly evenly, so that "
+                        "near the decoder's quality threshold the student's ratings keep the "
+                        "teacher's side of it")
     p.add_argument("--out", type=Path, required=True)
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
@@ -387,7 +397,8 @@ def main(argv: list[str] | None = None) -> None:
     shards = generate(spec, args.scenes, workers=args.workers)
     path = train(spec, shards, args.out, epochs=args.epochs, batch=args.batch, lr=args.lr,
                  threads=args.threads, argv=argv if argv is not None else sys.argv[1:],
-                 init=args.init, spatial_weight=args.spatial_weight)
+                 init=args.init, spatial_weight=args.spatial_weight,
+                 unrated_weight=args.unrated_weight)
     LOG.info("wrote %s", path)
 
 

@@ -72,6 +72,22 @@ def test_the_spatial_term_sees_where_the_best_spot_is():
     assert "loss_best_spot" not in regrid_losses(swapped, target, bins=12)
 
 
+def test_an_error_below_the_rated_level_weighs_more_with_a_higher_unrated_weight():
+    # a corner the teacher rates 0.09 (below the decoder's 0.1 threshold) that the student
+    # rates 0.13: with even weights the error there is as costly as on a rated object
+    target = torch.zeros(1, 13, 32, 32)
+    target[0, 3, 5:15, 5:15] = 0.6       # an object, rated
+    target[0, 3, 25:28, 25:28] = 0.09    # the corner
+    pred = target.clone()
+    pred[0, 3, 25:28, 25:28] = 0.13
+
+    def cost(weight):
+        return float(regrid_losses(pred, target, bins=12,
+                                   unrated_weight=weight)["loss_quality_bins"])
+
+    assert cost(1.0) > 1.5 * cost(0.1) > 0.0
+
+
 def test_the_two_maps_of_a_view_show_the_same_scene():
     views = _scene_views(regrid.FIRST_SEED + 1, TEACHER, STUDENT, views=2)
     assert len(views) == 2
