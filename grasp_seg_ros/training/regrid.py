@@ -219,6 +219,19 @@ def _softmax_kl(target_logits: torch.Tensor, logits: torch.Tensor) -> torch.Tens
                       - torch.log_softmax(logits, dim=1))).sum(dim=1)
 
 
+def rated_cells(student_best: np.ndarray, teacher_best: np.ndarray,
+                threshold: float = RATED) -> dict[str, float]:
+    """Where a student's ratings sit against the teacher's at the decoder's threshold: the
+    fraction of cells each rates above ``threshold`` (each cell's best direction, arrays of
+    any shape), and the threshold above which the student rates as many cells as the teacher
+    does above ``threshold`` (their quantile). A student a few hundredths high where the
+    teacher is unsure turns rated-nowhere table into candidates; the matched threshold says
+    by how much."""
+    teacher = float(np.mean(teacher_best > threshold))
+    return {"teacher": teacher, "student": float(np.mean(student_best > threshold)),
+            "matched_threshold": float(np.quantile(student_best, 1.0 - teacher))}
+
+
 def load_shards(paths: list[Path]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The shards' (height maps, targets, seeds), each filled into one array as the shards
     are read (the targets of a few thousand scenes are gigabytes: never held twice)."""
@@ -304,6 +317,20 @@ def train(spec: RegridSpec, shards: list[Path], out: Path, *, epochs: int, batch
         save_checkpoint(ckpt, model=model, optimizer=opt, scheduler=sched, epoch=epoch + 1,
                         history=history)
     seconds = sum(h.get("seconds", 0.0) for h in history)
+    rated = {}
+    if len(val_idx):
+        model.eval()
+        best: tuple[list, list] = ([], [])
+        with torch.no_grad():
+            for i in range(0, len(val_idx), batch):
+                b = val_idx[i:i + batch]
+                best[0].append(model(x_all[b])["out"][:, :bins].amax(1).numpy())
+                best[1].append(y_all[b][:, :bins].float().amax(1).numpy())
+        rated = {k: round(v, 4) for k, v in
+                 rated_cells(np.concatenate(best[0]), np.concatenate(best[1])).items()}
+        LOG.info("validation cells rated above %g: teacher %.2f%%, student %.2f%%; the "
+                 "student rates as many above %.3f", RATED, 100 * rated["teacher"],
+                 100 * rated["student"], rated["matched_threshold"])
     from grasp_seg_ros.training.run import git_commit
     s_spec, t_spec = spec.student, meta.height_map
     student_meta = replace(
@@ -325,6 +352,7 @@ def train(spec: RegridSpec, shards: list[Path], out: Path, *, epochs: int, batch
             "optimiser": f"adam lr {lr:g}, one-cycle schedule",
             "augmentation": "mirrored left-right (bins mirrored with it) half the batches",
             "threads": threads, "train_seconds": round(seconds, 1),
+            "rated_cells": {"threshold": RATED, **rated},
             "val_loss": {f"epoch {h['epoch']}": {k.removeprefix("val_loss_"): round(v, 6)
                                                  for k, v in h.items() if k.startswith("val_")}
                          for h in history},

@@ -88,6 +88,16 @@ def test_an_error_below_the_rated_level_weighs_more_with_a_higher_unrated_weight
     assert cost(1.0) > 1.5 * cost(0.1) > 0.0
 
 
+def test_rated_cells_finds_the_threshold_that_matches_a_student_rating_high():
+    teacher = np.random.default_rng(3).beta(0.5, 4.0, (20, 64, 64)).astype(np.float32)
+    same = regrid.rated_cells(teacher, teacher)
+    assert same["student"] == same["teacher"] > 0.05
+    assert same["matched_threshold"] == pytest.approx(0.1, abs=0.002)
+    high = regrid.rated_cells(teacher + 0.03, teacher)    # a few hundredths high everywhere
+    assert high["student"] > high["teacher"]
+    assert high["matched_threshold"] == pytest.approx(0.13, abs=0.002)
+
+
 def test_the_two_maps_of_a_view_show_the_same_scene():
     views = _scene_views(regrid.FIRST_SEED + 1, TEACHER, STUDENT, views=2)
     assert len(views) == 2
@@ -118,6 +128,9 @@ def test_regrid_generates_trains_resumes_and_writes_a_model_for_the_new_grid(tmp
     history = meta.training["val_loss"]
     assert list(history) == ["epoch 0", "epoch 1"]
     assert meta.training["init"] == "ggcnn2_heightmap_v2"
+    rated = meta.training["rated_cells"]
+    assert rated["threshold"] == 0.1 and 0.0 <= rated["student"] <= 1.0
+    assert 0.0 < rated["teacher"] < 1.0 and np.isfinite(rated["matched_threshold"])
     # the epoch's time is kept with the checkpoint, so a resumed run reports the total
     state = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)
     assert state["history"][-1]["seconds"] > 0
