@@ -70,7 +70,7 @@ class GraspDetector:
         num_threads: torch intra-op threads (process-wide); 0 keeps torch's default.
         config: crop and decoding settings (the default of every ``detect`` call).
         optimise: run the exact fast rewrite of the network (nets.fast); False = as trained.
-        precision: 'fp32' or 'fp16' (PyTorch backend).
+        precision: 'fp32', 'fp16' or 'bf16' (PyTorch backend).
         backend: 'torch', 'onnxruntime' (the same network exported to ONNX, on the CPU) or
             'auto' (on the CPU in fp32, whichever of the two runs this model faster on this
             machine, timed at construction; inference.backends.make_backend).
@@ -82,6 +82,7 @@ class GraspDetector:
         if num_threads > 0:
             torch.set_num_threads(num_threads)
         self.model_path = resolve_model(str(model))
+        self.precision = precision
         self.backend, self.metadata, self.device = make_backend(
             self.model_path, device=device, num_threads=num_threads, optimise=optimise,
             precision=precision, backend=backend)
@@ -101,7 +102,9 @@ class GraspDetector:
             kind = f"depth crop {m.input_size_px} px"
         choice = getattr(self.backend, "choice", "")
         return (f"{m.architecture} ({kind}) from {self.model_path.name} on {self.device} "
-                f"({self.backend.name}" + (f"; {choice}" if choice else "") + ")")
+                f"({self.backend.name}"
+                + (f", {self.precision}" if self.precision != "fp32" else "")
+                + (f"; {choice}" if choice else "") + ")")
 
     def check_config(self, config: DetectorConfig) -> None:
         """Raise ValueError, with the reason, for settings this model cannot honour."""

@@ -385,6 +385,7 @@ class DetectionMixin:
         kv.update({"model": str(detector.model_path),
                    "architecture": detector.metadata.architecture,
                    "device": str(detector.device), "backend": detector.backend.name,
+                   "precision": detector.precision,
                    "input": detector.metadata.input_kind,
                    "mode": values["mode"], "target_frame": target.describe()})
         self._out.publish_status(f"{self.get_fully_qualified_name()}: detection", ok, message,

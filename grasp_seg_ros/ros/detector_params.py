@@ -27,8 +27,9 @@ PARAMETERS: dict[str, _Param] = {
                               "exported once to ~/.cache/grasp_seg_ros/onnx) or auto (on "
                               "the CPU, whichever runs the model faster, timed at start-up)",
                       reloads_model=True),
-    "precision": _Param("fp32", "network arithmetic: fp32, or fp16 (for CUDA; slow on a CPU)",
-                        reloads_model=True),
+    "precision": _Param("fp32", "network arithmetic: fp32, fp16 (for CUDA; slow on a CPU) or "
+                                "bf16 (PyTorch; faster on CPUs with bfloat16 instructions, "
+                                "AVX512_BF16 or AMX)", reloads_model=True),
     "allow_cpu_fallback": _Param(False, "run on the CPU when the requested GPU is missing "
                                         "(else start-up fails)", reloads_model=True),
     "num_threads": _Param(1, "torch CPU threads (process-wide); 0 keeps torch's default",

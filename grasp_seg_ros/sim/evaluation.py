@@ -55,7 +55,7 @@ from grasp_seg_ros.sim.trials import (GradeConfig, grade_objects, pose_to_world_
                                       world_to_rectangle)
 from grasp_seg_ros.core.resources import DEFAULT_MODEL
 from grasp_seg_ros.inference.augment import AUGMENTS
-from grasp_seg_ros.inference.backends import BACKENDS
+from grasp_seg_ros.inference.backends import BACKENDS, PRECISIONS
 from grasp_seg_ros.sim.seeds import first_seed
 
 LOG = logging.getLogger(__name__)
@@ -456,6 +456,8 @@ def main(argv: list[str] | None = None) -> None:
                    help="test-time augmentation of the network (the node's augment)")
     p.add_argument("--backend", default="auto", choices=BACKENDS,
                    help="the network's runtime (the node's backend)")
+    p.add_argument("--precision", default="fp32", choices=PRECISIONS,
+                   help="the network's arithmetic on the CPU (the node's precision)")
     p.add_argument("--quality-threshold", type=float, default=None,
                    help="the node's quality_threshold (default: the node's default): a frame "
                         "whose best grasp is rated lower gets no grasp, and the attempt counts "
@@ -489,7 +491,8 @@ def main(argv: list[str] | None = None) -> None:
     from grasp_seg_ros.sim.probe import backend_name, make_predictor
     try:
         predictor, name = make_predictor(args.model, args.augment, args.quality_threshold,
-                                         args.fallback_spots, args.backend)
+                                         args.fallback_spots, args.backend,
+                                         args.precision)
     except ValueError as exc:
         p.error(str(exc))
     selection = None
@@ -509,6 +512,7 @@ def main(argv: list[str] | None = None) -> None:
                     "sources": args.sources, "gripper": args.gripper, "camera": args.camera,
                     "seed": args.seed, "clearance": args.clearance,
                     "backend": backend_name(predictor),
+                    "precision": args.precision,
                     "quality_threshold": args.quality_threshold,
                     "fallback_spots": args.fallback_spots,
                     "opening_clearance_m": args.opening_clearance,

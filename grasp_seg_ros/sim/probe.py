@@ -52,7 +52,7 @@ from grasp_seg_ros.core.errors import GraspSegError, NoGraspFound
 from grasp_seg_ros.core.grasp import angle_difference
 from grasp_seg_ros.core.resources import DEFAULT_MODEL
 from grasp_seg_ros.inference.augment import AUGMENTS
-from grasp_seg_ros.inference.backends import BACKENDS
+from grasp_seg_ros.inference.backends import BACKENDS, PRECISIONS
 from grasp_seg_ros.sim.camera import CAMERA_NOISE, CameraConfig, camera_model, render
 from grasp_seg_ros.sim.gripper import DEFAULT_GRIPPER, GRIPPERS, gripper_profile
 from grasp_seg_ros.sim.trials import pose_to_world_grasp
@@ -430,10 +430,12 @@ def backend_name(predictor) -> str | None:
 
 
 def make_predictor(model: str, augment: str = "none", quality_threshold: float | None = None,
-                   fallback_spots: int | None = None, backend: str = "auto"):
+                   fallback_spots: int | None = None, backend: str = "auto",
+                   precision: str = "fp32"):
     """A GraspDetector on the CPU (with test-time ``augment``, inference.augment, and the
     node's ``quality_threshold`` and ``fallback_spots`` when given, else the node's
-    defaults; run by ``backend``, the node's default 'auto' unless given), or a
+    defaults; run by ``backend``, the node's default 'auto' unless given, in ``precision``),
+    or a
     no-network baseline of BASELINES ('baseline': inference.baseline.HighestObjectBaseline on
     the depth crop; 'baseline_heightmap': HeightMapBaseline; '..._along': the known-bad
     control that closes along the long axis), or sim-eval's references, which try grasps
@@ -446,6 +448,8 @@ def make_predictor(model: str, augment: str = "none", quality_threshold: float |
         raise ValueError(f"'{model}' runs no network: a quality threshold does not apply")
     if fallback_spots is not None and model in (*SCENE_REFERENCES, *BASELINES):
         raise ValueError(f"'{model}' runs no network: fallback spots do not apply")
+    if precision != "fp32" and model in (*SCENE_REFERENCES, *BASELINES):
+        raise ValueError(f"'{model}' runs no network: a precision does not apply")
     if fallback_spots is not None and not 0 <= fallback_spots <= 10000:
         raise ValueError(f"fallback spots must be in [0, 10000] (the node's range), got "
                          f"{fallback_spots}")
@@ -470,8 +474,11 @@ def make_predictor(model: str, augment: str = "none", quality_threshold: float |
     if fallback_spots is not None:
         config = replace(config, decode=replace(config.decode,
                                                 fallback_spots=int(fallback_spots)))
-    detector = GraspDetector(model, device="cpu", config=config, backend=backend)
+    detector = GraspDetector(model, device="cpu", config=config, backend=backend,
+                             precision=precision)
     name = detector.model_path.stem + ("" if augment == "none" else f"_{augment}")
+    if precision != "fp32":
+        name += f"_{precision}"
     if quality_threshold is not None:
         name += f"_q{quality_threshold:g}"
     return detector, name if fallback_spots is None else f"{name}_fb{fallback_spots}"
@@ -490,6 +497,8 @@ def main(argv: list[str] | None = None) -> None:
                    help="test-time augmentation of the network (the node's augment)")
     p.add_argument("--backend", default="auto", choices=BACKENDS,
                    help="the network's runtime (the node's backend)")
+    p.add_argument("--precision", default="fp32", choices=PRECISIONS,
+                   help="the network's arithmetic on the CPU (the node's precision)")
     p.add_argument("--objects", default="primitives", choices=tuple(OBJECT_SETS),
                    help="the seven primitives, or L-, T- and V-shapes where the principal "
                         "axis is not the answer")
@@ -500,13 +509,18 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--out", type=Path, default=Path("probe_output"))
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    predictor, name = make_predictor(args.model, args.augment, backend=args.backend)
+    try:
+        predictor, name = make_predictor(args.model, args.augment, backend=args.backend,
+                                         precision=args.precision)
+    except ValueError as exc:
+        p.error(str(exc))
     cameras = tuple(ProbeCamera(h, t) for h in args.heights for t in args.tilts)
     views = run_probe(predictor, objects=OBJECT_SETS[args.objects], cameras=cameras,
                       yaws=args.yaws, gripper=args.gripper, seed=args.seed)
     summary = summarise_probe(views)
     summary.update({"model": name, "objects": args.objects, "gripper": args.gripper,
                     "yaws": args.yaws, "backend": backend_name(predictor),
+                    "precision": args.precision,
                     "heights_m": args.heights, "tilts_deg": args.tilts,
                     "camera_kinds": list(CAMERA_KINDS)})
     stem = f"probe_{name}" if args.objects == "primitives" else f"probe_{args.objects}_{name}"

@@ -1,9 +1,9 @@
 """Per-stage latency of the detector beside the GG-CNN reference steps, on the same frames.
 
     grasp-seg bench --model ggcnn --frames 200 --threads 1 2 [--busy-core] [--json out.json]
-        [--device cpu|cuda] [--precision fp32|fp16] [--augment none|half_turn|...]
+        [--device cpu|cuda] [--precision fp32|fp16|bf16] [--augment none|half_turn|...]
         [--backend auto|torch|onnxruntime] [--no-reference] [--no-eager] [--blocks 4]
-        [--compare MODEL]
+        [--compare MODEL [--compare-precision fp32|fp16|bf16]]
 
 For each thread count, in one process, each frame through every variant in turn (so drifting
 machine speed affects them alike), on the same simulated 640x480 16UC1 frames:
@@ -14,7 +14,8 @@ machine speed affects them alike), on the same simulated 640x480 16UC1 frames:
 - ``torch``: the same pipeline on PyTorch, when the pipeline runs on another runtime;
 - ``eager``: the same pipeline running the network as trained (no rewrite);
 - ``compare``: with ``--compare MODEL``, the same pipeline (same runtime choice) on another
-  model, e.g. the previous default beside a new one;
+  model, e.g. the previous default beside a new one, or on the same model in another
+  ``--compare-precision`` (bf16 beside fp32);
 - ``reference``: the GG-CNN reference node's steps written plainly (tools/reference.py),
   on the same weights; a height-map model has no depth-crop equivalent, so beside it the
   reference runs the shipped depth-crop GG-CNN2 (``REFERENCE_MODEL``).
@@ -45,7 +46,7 @@ from grasp_seg_ros.core.errors import NoGraspFound
 from grasp_seg_ros.core.resources import DEFAULT_MODEL
 from grasp_seg_ros.core.stats import summarise
 from grasp_seg_ros.inference.augment import AUGMENTS
-from grasp_seg_ros.inference.backends import BACKENDS
+from grasp_seg_ros.inference.backends import BACKENDS, PRECISIONS
 from grasp_seg_ros.inference.detector import DetectorConfig, GraspDetector
 from grasp_seg_ros.tools.reference import ReferencePipeline
 from grasp_seg_ros.sim.camera import CameraConfig, DepthNoise
@@ -214,7 +215,8 @@ def run(args) -> dict:
         if args.compare:
             runners["compare"] = PipelineRunner(
                 GraspDetector(args.compare, device=args.device, num_threads=threads,
-                              precision=args.precision, config=config, backend=args.backend),
+                              precision=args.compare_precision or args.precision,
+                              config=config, backend=args.backend),
                 camera)
         if not args.no_reference and det.model_path.suffix != ".onnx" \
                 and det.device.type == "cpu":
@@ -223,6 +225,8 @@ def run(args) -> dict:
                                       f"{threads} thread(s)", blocks=args.blocks)
         row["rss_mb_pipeline"] = round(rss_mb(), 1)
         row["pipeline_backend"] = det.backend.name
+        if "compare" in runners:
+            row["compare_backend"] = runners["compare"].det.backend.name
         if "reference" in row:
             row["speedup_vs_reference"] = round(
                 row["reference"]["total"]["median"] / row["pipeline"]["total"]["median"], 2)
@@ -254,7 +258,9 @@ def format_table(results: dict) -> str:
             extra += (f"pipeline total per block {min(pipeline_blocks):.1f}-"
                       f"{max(pipeline_blocks):.1f} ms, ")
         lines.append(f"{'':>7}  {extra}RSS {row['rss_mb_pipeline']} MB, pipeline on "
-                     f"{row.get('pipeline_backend', 'torch')}")
+                     f"{row.get('pipeline_backend', 'torch')}"
+                     + (f", compare on {row['compare_backend']}" if "compare_backend" in row
+                        else ""))
     return "\n".join(lines)
 
 
@@ -270,7 +276,7 @@ def main(argv: list[str] | None = None) -> None:
                         "per-block medians and speed-ups show the spread within a run")
     p.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     p.add_argument("--device", default="cpu")
-    p.add_argument("--precision", default="fp32", choices=("fp32", "fp16"))
+    p.add_argument("--precision", default="fp32", choices=PRECISIONS)
     p.add_argument("--augment", default="none", choices=tuple(AUGMENTS),
                    help="test-time augmentation of the pipeline's network (the node's "
                         "augment); the reference steps run without")
@@ -283,8 +289,13 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--compare", metavar="MODEL",
                    help="also run the pipeline on this model (name or path), interleaved on "
                         "the same frames")
+    p.add_argument("--compare-precision", choices=PRECISIONS,
+                   help="the --compare pipeline's precision (default: --precision's), e.g. "
+                        "the same model in fp32 beside --precision bf16")
     p.add_argument("--json", type=Path)
     args = p.parse_args(argv)
+    if args.compare_precision and not args.compare:
+        p.error("--compare-precision needs --compare MODEL")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     stop = multiprocessing.Event()
     spinner = None
@@ -308,6 +319,8 @@ def main(argv: list[str] | None = None) -> None:
         args.json.write_text(json.dumps(
             {"model": args.model, "device": args.device, "precision": args.precision,
              "augment": args.augment, "backend": args.backend, "compare": args.compare,
+             "compare_precision": (args.compare_precision or args.precision
+                                   if args.compare else None),
              "host": machine,
              "busy_core": args.busy_core, "frames": args.frames, "peak_rss_mb": round(peak, 1),
              "results": results}, indent=2))

@@ -1,7 +1,9 @@
-"""Every way of running a model gives the same grasps: the fast rewrite, fp16, the reference.
+"""Every way of running a model gives the same grasps: the fast rewrite, fp16, bf16, the
+reference.
 
 fp16 runs here on the CPU (slow, but the same arithmetic format a GPU uses); no GPU is
-attached to the test machines.
+attached to the test machines. bf16 runs natively where the test machine's CPU has bfloat16
+instructions and emulated elsewhere: the grasps are the same either way.
 """
 
 import json
@@ -10,6 +12,8 @@ import numpy as np
 import pytest
 
 from grasp_seg_ros.core.grasp import angle_difference
+from grasp_seg_ros.core.resources import DEFAULT_MODEL
+from grasp_seg_ros.inference.backends import cpu_has_bf16
 from grasp_seg_ros.tools.bench import main as bench_main
 from grasp_seg_ros.inference.detector import GraspDetector
 from grasp_seg_ros.tools.reference import ReferencePipeline
@@ -61,6 +65,39 @@ def test_fp16_grasps_agree_with_fp32(scenes):
         assert b.quality == pytest.approx(a.quality, rel=0.02)
         assert np.degrees(angle_difference(a.angle_rad, b.angle_rad)) < 5.0
         assert a.width_m == pytest.approx(b.width_m, rel=0.05, abs=0.002)
+
+
+def test_bf16_grasps_agree_with_fp32_on_the_default_model(scenes):
+    camera, depths = scenes
+    fp32 = GraspDetector(DEFAULT_MODEL, device="cpu", backend="torch")
+    bf16 = GraspDetector(DEFAULT_MODEL, device="cpu", precision="bf16")
+    assert bf16.backend.name == "torch"   # auto: ONNX Runtime runs fp32 only
+    assert "(torch, bf16)" in bf16.metadata_summary and "fp32" not in fp32.metadata_summary
+    for depth in depths:
+        ref = fp32.detect(depth, camera.intrinsics())
+        low = bf16.detect(depth, camera.intrinsics())
+        grasps, b = ref.grasps, low.grasps[0]
+        # it did run in bfloat16: the maps differ by its rounding, and by no more
+        assert 0.0 < np.abs(low.maps.quality - ref.maps.quality).max() < 0.02
+        # bfloat16 keeps 8 bits of mantissa: nearly equal peaks may swap places, so the
+        # bf16 best is one of fp32's grasps (the same spot, direction and opening) and
+        # rated as well as fp32's best to within rounding
+        a = min(grasps, key=lambda g: np.linalg.norm(g.position_m - b.position_m))
+        assert np.linalg.norm(a.position_m - b.position_m) <= 0.004
+        assert b.quality == pytest.approx(grasps[0].quality, abs=0.02)
+        assert np.degrees(angle_difference(a.angle_rad, b.angle_rad)) < 5.0
+        assert a.width_m == pytest.approx(b.width_m, abs=0.003)
+
+
+def test_cpu_bf16_support_is_read_from_the_flags(tmp_path):
+    info = tmp_path / "cpuinfo"
+    info.write_text("processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f avx512_bf16\n")
+    assert cpu_has_bf16(info)
+    info.write_text("processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f avx512_vnni\n")
+    assert not cpu_has_bf16(info)
+    info.write_text("processor\t: 0\nFeatures\t: fp asimd bf16 i8mm\n")   # Arm
+    assert cpu_has_bf16(info)
+    assert not cpu_has_bf16(tmp_path / "missing")
 
 
 def test_unknown_precision_is_rejected():
@@ -118,6 +155,22 @@ def test_bench_compares_another_model_on_the_same_frames(tmp_path):
     assert row["compare"]["total"]["n"] == row["pipeline"]["total"]["n"] == 2
     # different models: the height map's preprocessing against the depth crop's
     assert row["compare"]["preprocess"]["median"] != row["pipeline"]["preprocess"]["median"]
+
+
+def test_bench_compares_a_model_with_itself_in_another_precision(tmp_path, capsys):
+    out = tmp_path / "bench.json"
+    bench_main(["--model", "ggcnn2_heightmap_v2", "--precision", "bf16",
+                "--compare", "ggcnn2_heightmap_v2", "--compare-precision", "fp32",
+                "--frames", "2", "--warmup", "1", "--threads", "1", "--blocks", "1",
+                "--no-eager", "--no-reference", "--backend", "torch", "--json", str(out)])
+    result = json.loads(out.read_text())
+    row = result["results"]["1"]
+    assert (result["precision"], result["compare_precision"]) == ("bf16", "fp32")
+    assert row["compare"]["total"]["n"] == row["pipeline"]["total"]["n"] == 2
+    assert row["pipeline_backend"] == row["compare_backend"] == "torch"
+    with pytest.raises(SystemExit):
+        bench_main(["--compare-precision", "fp32", "--frames", "1"])
+    assert "--compare-precision needs --compare" in capsys.readouterr().err
 
 
 FAULTS_PER_FORWARD = """

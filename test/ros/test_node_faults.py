@@ -173,6 +173,7 @@ def test_diagnostics_report_state(detector, client):
     assert status.level == status.WARN and "CameraInfo" in status.message
     assert values["device"] == "cpu" and values["model"].endswith("nearest.safetensors")
     assert values["backend"] in ("torch", "onnxruntime")   # backend auto: the faster here
+    assert values["precision"] == "fp32"
     good = box_scene()
     client.received["diagnostics"].clear()
     assert client.spin_until(

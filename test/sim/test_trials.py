@@ -526,11 +526,33 @@ def test_the_sim_eval_command_applies_the_nodes_quality_threshold(tmp_path, caps
 def test_the_sim_eval_command_refuses_a_bad_workspace_clearance_or_fallback(tmp_path, capsys):
     from grasp_seg_ros.sim.evaluation import main
     for bad in (["--workspace-half", "0"], ["--opening-clearance", "-0.01"],
-                ["--fallback-spots", "-1"], ["--model", "baseline", "--fallback-spots", "5"]):
+                ["--fallback-spots", "-1"], ["--model", "baseline", "--fallback-spots", "5"],
+                ["--model", "baseline", "--precision", "bf16"]):
         with pytest.raises(SystemExit):
             main([*bad, "--trials", "1", "--out", str(tmp_path)])
     err = capsys.readouterr().err
     assert "--workspace-half must be > 0 m" in err and "--opening-clearance must be in" in err
     assert "fallback spots must be in [0, 10000]" in err
     assert "'baseline' runs no network: fallback spots do not apply" in err
+    assert "'baseline' runs no network: a precision does not apply" in err
     assert not list(tmp_path.iterdir())
+
+
+def test_the_sim_eval_command_runs_the_network_in_the_precision_asked(tmp_path):
+    """bf16 (the node's precision) runs the default model on PyTorch in bfloat16; the summary
+    and the file names say so, beside an fp32 run of the same attempt."""
+    import json
+
+    from grasp_seg_ros.core.resources import DEFAULT_MODEL, shipped_models
+    from grasp_seg_ros.sim.evaluation import main
+    if DEFAULT_MODEL not in shipped_models():
+        pytest.skip("no shipped default model")
+    for precision in ("fp32", "bf16"):
+        main(["--model", DEFAULT_MODEL, "--trials", "1", "--precision", precision,
+              "--out", str(tmp_path)])
+    summaries = {s["precision"]: s for s in
+                 (json.loads(p.read_text()) for p in tmp_path.glob("*.json"))}
+    assert set(summaries) == {"fp32", "bf16"}
+    assert summaries["bf16"]["backend"] == "torch"   # ONNX Runtime runs fp32 only
+    assert summaries["bf16"]["model"] == f"{DEFAULT_MODEL}_bf16"
+    assert summaries["fp32"]["model"] == DEFAULT_MODEL
