@@ -15,9 +15,11 @@ on its map; its output (quality per angle bin and width) is resampled onto the s
 student cell thus learns what the teacher says at the same point of the table.
 
 Samples are kept in shards in the data cache (``$XDG_CACHE_HOME/grasp_seg_ros/regrid/``,
-named by the teacher file's digest and the student grid), so an interrupted generation goes on
-where it stopped and a second run trains from the same data; training runs the shared epoch
-(training.loop), checkpoints every epoch in ``--out`` and resumes from the last one.
+named by the teacher file's digest, the student grid and the renderer's fingerprint,
+core.heightmap.render_fingerprint: maps rendered by other code are never mixed in), so an
+interrupted generation goes on where it stopped and a second run trains from the same data;
+training runs the shared epoch (training.loop), checkpoints every epoch in ``--out`` and
+resumes from the last one.
 
 The loss: per cell, the mean squared error of the bins and the width, weighted up where the
 teacher rates some direction (the background is most of a map), plus the cross-entropy of the
@@ -42,7 +44,8 @@ import torch
 from tqdm import tqdm
 
 from grasp_seg_ros.core.errors import GraspSegError
-from grasp_seg_ros.core.heightmap import HeightMapGrid, HeightMapSpec, make_height_map
+from grasp_seg_ros.core.heightmap import (HeightMapGrid, HeightMapSpec, make_height_map,
+                                          render_fingerprint)
 from grasp_seg_ros.core.resources import DEFAULT_MODEL, cache_dir, resolve_model
 from grasp_seg_ros.training.loop import load_checkpoint, save_checkpoint, train_epoch
 from grasp_seg_ros.nets.weights import load_weights, read_metadata, save_weights
@@ -65,7 +68,8 @@ SPATIAL_TEMPERATURE = 0.02
 
 @dataclass(frozen=True)
 class RegridSpec:
-    """Teacher file and the student's grid; names the samples' cache folder."""
+    """Teacher file and the student's grid; with the renderer's fingerprint they name the
+    samples' cache folder."""
 
     teacher: Path
     student: HeightMapSpec
@@ -75,7 +79,7 @@ class RegridSpec:
         digest = hashlib.sha256(Path(self.teacher).read_bytes()).hexdigest()[:12]
         s = self.student
         return root / (f"{Path(self.teacher).stem}-{digest}-{s.size_px}x"
-                       f"{s.resolution_m * 1e3:g}mm")
+                       f"{s.resolution_m * 1e3:g}mm-render{render_fingerprint()}")
 
 
 def student_grid(teacher_grid: HeightMapGrid, spec: HeightMapSpec) -> HeightMapGrid:

@@ -150,3 +150,35 @@ def test_regrid_generates_trains_resumes_and_writes_a_model_for_the_new_grid(tmp
     depth[200:280, 300:340] = 0.55
     det = GraspDetector(path, device="cpu").detect(depth, intr)
     assert det.preprocessed.height_m.shape == (96, 96)
+
+
+def test_the_sample_cache_is_named_by_what_the_renderer_makes(tmp_path, monkeypatch):
+    """Samples rendered by changed height-map code land in another folder: a render that
+    moves heights by 0.5 mm, or fills one cell more, changes the renderer's fingerprint."""
+    from grasp_seg_ros.core import heightmap
+    spec = RegridSpec(resolve_model("ggcnn2_heightmap_v2"), HeightMapSpec(96, 0.004))
+    heightmap.render_fingerprint.cache_clear()
+    before = spec.cache_dir(tmp_path)
+    assert before.name.endswith(f"96x4mm-render{heightmap.render_fingerprint()}")
+    heightmap.render_fingerprint.cache_clear()
+    assert spec.cache_dir(tmp_path) == before   # the same code: the same folder
+    original = heightmap.render
+
+    def raised(*args, **kwargs):
+        img, extra = original(*args, **kwargs)
+        return img + np.float32(0.0005), extra
+
+    def one_more_cell(*args, **kwargs):
+        img, extra = original(*args, **kwargs)
+        img = img.copy()
+        holes = np.argwhere(~np.isfinite(img))
+        img[tuple(holes[len(holes) // 2])] = 0.0
+        return img, extra
+
+    for changed in (raised, one_more_cell):
+        monkeypatch.setattr(heightmap, "render", changed)
+        heightmap.render_fingerprint.cache_clear()
+        assert spec.cache_dir(tmp_path) != before, changed.__name__
+    monkeypatch.undo()
+    heightmap.render_fingerprint.cache_clear()
+    assert spec.cache_dir(tmp_path) == before
