@@ -74,6 +74,16 @@ def cpu_has_bf16(cpuinfo: str | Path = "/proc/cpuinfo") -> bool:
     return bool(flags & {"avx512_bf16", "amx_bf16", "bf16"})
 
 
+def bf16_hint(device: torch.device, precision: str,
+              cpuinfo: str | Path = "/proc/cpuinfo") -> str | None:
+    """A line for the start-up log where fp32 runs on a CPU that has bfloat16 instructions,
+    which ``precision: bf16`` would use; else None."""
+    if device.type != "cpu" or precision != "fp32" or not cpu_has_bf16(cpuinfo):
+        return None
+    return ("this CPU has bfloat16 instructions: precision:=bf16 runs the network faster, "
+            "with the grasps of fp32 up to rounding (README, Performance)")
+
+
 def resolve_device(device: str) -> torch.device:
     """'auto' picks CUDA when present; 'cuda' without a GPU raises DeviceUnavailable."""
     if device not in DEVICES and not device.startswith("cuda:"):

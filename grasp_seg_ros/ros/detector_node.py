@@ -32,6 +32,7 @@ from grasp_seg_ros.core.errors import (DeviceUnavailable, GraspSegError, Invalid
                                        InvalidImage, NoGraspFound)
 from grasp_seg_ros.core.heightmap import HeightMap
 from grasp_seg_ros.core.stats import FrameStats
+from grasp_seg_ros.inference.backends import bf16_hint
 from grasp_seg_ros.inference.detector import GraspDetector
 from grasp_seg_ros.ros import conversions as conv
 from grasp_seg_ros.ros.detector_params import (PARAMETERS, check_values, detector_config,
@@ -90,6 +91,9 @@ class DetectionMixin:
         self._detector = self._build_detector(values)
         self.get_logger().info(f"running {self._detector.metadata_summary}; grasps in "
                                f"{self._target.describe()}; mode {values['mode']}")
+        hint = bf16_hint(self._detector.device, values["precision"])
+        if hint:
+            self.get_logger().info(hint)
         self._out = DetectionOutputs(self)
         self._detect_srv = self.create_service(Trigger, "~/detect", self._on_detect,
                                                callback_group=self._service_group)

@@ -10,10 +10,11 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
 from grasp_seg_ros.core.grasp import angle_difference
 from grasp_seg_ros.core.resources import DEFAULT_MODEL
-from grasp_seg_ros.inference.backends import cpu_has_bf16
+from grasp_seg_ros.inference.backends import bf16_hint, cpu_has_bf16
 from grasp_seg_ros.tools.bench import main as bench_main
 from grasp_seg_ros.inference.detector import GraspDetector
 from grasp_seg_ros.tools.reference import ReferencePipeline
@@ -98,6 +99,13 @@ def test_cpu_bf16_support_is_read_from_the_flags(tmp_path):
     info.write_text("processor\t: 0\nFeatures\t: fp asimd bf16 i8mm\n")   # Arm
     assert cpu_has_bf16(info)
     assert not cpu_has_bf16(tmp_path / "missing")
+    # the start-up hint: fp32 on such a CPU only
+    info.write_text("flags\t\t: avx512f avx512_bf16\n")
+    assert "precision:=bf16" in bf16_hint(torch.device("cpu"), "fp32", info)
+    assert bf16_hint(torch.device("cpu"), "bf16", info) is None
+    assert bf16_hint(torch.device("cuda"), "fp32", info) is None
+    info.write_text("flags\t\t: avx512f\n")
+    assert bf16_hint(torch.device("cpu"), "fp32", info) is None
 
 
 def test_unknown_precision_is_rejected():
