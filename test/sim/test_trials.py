@@ -500,20 +500,27 @@ def test_repeats_tell_reliable_grasps_from_a_known_bad_predictor():
     assert rates["minor"] >= 0.6 and rates["major"] <= rates["minor"] - 0.3, rates
 
 
-def test_the_sim_eval_command_applies_the_nodes_quality_threshold(tmp_path, capsys):
-    """A threshold above every rating the default model gives leaves no grasp to execute; the
-    node's default lets the same views through. No network: no threshold."""
+def _default_model_runs(tmp_path, option: str, values, trials: int) -> dict:
+    """sim-eval of the shipped default once per value of ``option``: the summaries, keyed by
+    the summary entry the option names."""
     import json
 
     from grasp_seg_ros.core.resources import DEFAULT_MODEL, shipped_models
     from grasp_seg_ros.sim.evaluation import main
     if DEFAULT_MODEL not in shipped_models():
         pytest.skip("no shipped default model")
-    for threshold in ("0.1", "0.999"):
-        main(["--model", DEFAULT_MODEL, "--trials", "2", "--quality-threshold", threshold,
+    for value in values:
+        main(["--model", DEFAULT_MODEL, "--trials", str(trials), option, value,
               "--out", str(tmp_path)])
-    results = {s["quality_threshold"]: s for s in
-               (json.loads(p.read_text()) for p in tmp_path.glob("*.json"))}
+    key = option.lstrip("-").replace("-", "_")
+    return {s[key]: s for s in (json.loads(p.read_text()) for p in tmp_path.glob("*.json"))}
+
+
+def test_the_sim_eval_command_applies_the_nodes_quality_threshold(tmp_path, capsys):
+    """A threshold above every rating the default model gives leaves no grasp to execute; the
+    node's default lets the same views through. No network: no threshold."""
+    from grasp_seg_ros.sim.evaluation import main
+    results = _default_model_runs(tmp_path, "--quality-threshold", ("0.1", "0.999"), trials=2)
     assert results[0.1]["no_grasp"] == 0 and results[0.999]["no_grasp"] == 2
     for bad in (["--model", "baseline_heightmap", "--quality-threshold", "0.2"],
                 ["--quality-threshold", "1.5"]):
@@ -541,17 +548,8 @@ def test_the_sim_eval_command_refuses_a_bad_workspace_clearance_or_fallback(tmp_
 def test_the_sim_eval_command_runs_the_network_in_the_precision_asked(tmp_path):
     """bf16 (the node's precision) runs the default model on PyTorch in bfloat16; the summary
     and the file names say so, beside an fp32 run of the same attempt."""
-    import json
-
-    from grasp_seg_ros.core.resources import DEFAULT_MODEL, shipped_models
-    from grasp_seg_ros.sim.evaluation import main
-    if DEFAULT_MODEL not in shipped_models():
-        pytest.skip("no shipped default model")
-    for precision in ("fp32", "bf16"):
-        main(["--model", DEFAULT_MODEL, "--trials", "1", "--precision", precision,
-              "--out", str(tmp_path)])
-    summaries = {s["precision"]: s for s in
-                 (json.loads(p.read_text()) for p in tmp_path.glob("*.json"))}
+    from grasp_seg_ros.core.resources import DEFAULT_MODEL
+    summaries = _default_model_runs(tmp_path, "--precision", ("fp32", "bf16"), trials=1)
     assert set(summaries) == {"fp32", "bf16"}
     assert summaries["bf16"]["backend"] == "torch"   # ONNX Runtime runs fp32 only
     assert summaries["bf16"]["model"] == f"{DEFAULT_MODEL}_bf16"
