@@ -493,8 +493,7 @@ def _fingerprint_view() -> tuple[np.ndarray, CameraIntrinsics]:
     comb-prone case of a tray's flared wall), a band of holes, and a pixel of noise."""
     intr = CameraIntrinsics(fx=300.0, fy=300.0, cx=159.5, cy=119.5, width=320, height=240)
     rows, cols = np.mgrid[0:240, 0:320].astype(np.float64)
-    ray = np.stack([(cols - intr.cx) / intr.fx, (rows - intr.cy) / intr.fy,
-                    np.ones_like(rows)], axis=-1)
+    ray = intr.pixel_to_point(rows, cols, 1.0)
     tilt = np.radians(25.0)
     normal = np.array([0.0, -np.sin(tilt), -np.cos(tilt)])      # towards the camera
     depth = 0.6 / -(ray @ normal)                               # table 0.6 m from the camera
