@@ -22,7 +22,9 @@ a JSON summary and a contact sheet PNG.
 ``turn_deg``, the errors of a calibrated camera and arm. The share of repeats that hold is how
 reliable the chosen grasp was: a success whose grasp holds in few of its repeats was lucky, a
 miss whose grasp holds in most of them unlucky (the trials are chaotic near the edge of a
-grasp). The repeats run after the attempt, so isolated attempts are those without repeats. In
+grasp). ``--repeat-shift 0 --repeat-turn 0`` repeats the very grasp: how often the trial
+itself decides otherwise from the same moment, the noise under every success rate here. The
+repeats run after the attempt, so isolated attempts are those without repeats. In
 clutter the world is put back as the attempt left it, but not bit for bit (PyBullet's saved
 state leaves the solver's warm start out), so from the second pick of a tray on the views
 differ from a run without repeats: compare clutter runs with repeats with each other.
@@ -94,6 +96,11 @@ class RepeatJitter:
 
     shift_m: float = 0.002
     turn_deg: float = 5.0
+
+    def __post_init__(self) -> None:
+        if not (0.0 <= self.shift_m < 0.05 and 0.0 <= self.turn_deg <= 90.0):
+            raise ValueError(f"a repeat's jitter must be in [0, 0.05) m and [0, 90] deg, got "
+                             f"{self.shift_m} m and {self.turn_deg} deg")
 
     def apply(self, grasp: WorldGrasp, rng: np.random.Generator) -> WorldGrasp:
         dx, dy = rng.uniform(-self.shift_m, self.shift_m, 2)
@@ -475,10 +482,22 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--repeats", type=int, default=0,
                    help="re-execute each attempt's grasp this many times, jittered (+-2 mm, "
                         "+-5 deg), from the same moment: how reliable the chosen grasps are")
+    default_jitter = RepeatJitter()
+    p.add_argument("--repeat-shift", type=float, default=default_jitter.shift_m,
+                   help="a repeat moves the grasp by up to this much along x and y, in metres "
+                        f"(default {default_jitter.shift_m}; 0 with --repeat-turn 0: the very "
+                        "grasp again, the trial's own noise)")
+    p.add_argument("--repeat-turn", type=float, default=default_jitter.turn_deg,
+                   help=f"a repeat turns the grasp by up to this many degrees (default "
+                        f"{default_jitter.turn_deg:g})")
     p.add_argument("--out", type=Path, default=Path("sim_eval_output"))
     args = p.parse_args(argv)
     if args.repeats < 0:
         p.error(f"--repeats must be >= 0, got {args.repeats}")
+    try:
+        jitter = RepeatJitter(args.repeat_shift, args.repeat_turn)
+    except ValueError as exc:
+        p.error(f"--repeat-shift/--repeat-turn: {exc}")
     if args.workspace_half is not None and not args.workspace_half > 0.0:
         p.error(f"--workspace-half must be > 0 m, got {args.workspace_half}")
     if args.opening_clearance is not None and not 0.0 <= args.opening_clearance < 0.2:
@@ -506,7 +525,7 @@ def main(argv: list[str] | None = None) -> None:
                             trials=args.trials, seed=args.seed, sources=tuple(args.sources),
                             object_dir=args.object_dir, camera=args.camera,
                             gripper=args.gripper, selection=selection, repeats=args.repeats,
-                            opening_clearance_m=args.opening_clearance)
+                            jitter=jitter, opening_clearance_m=args.opening_clearance)
     summary = summarise_attempts(attempts)
     summary.update({"model": name, "split": args.split, "scenario": args.scenario,
                     "sources": args.sources, "gripper": args.gripper, "camera": args.camera,
@@ -517,12 +536,14 @@ def main(argv: list[str] | None = None) -> None:
                     "fallback_spots": args.fallback_spots,
                     "opening_clearance_m": args.opening_clearance,
                     "workspace_half_m": args.workspace_half,
-                    "repeat_jitter": asdict(RepeatJitter()) if args.repeats else None,
+                    "repeat_jitter": asdict(jitter) if args.repeats else None,
                     "finger_reach_m": args.finger_reach if args.clearance else None})
     tag = (f"{name}_{args.scenario}_{args.split}_{args.gripper}_{args.camera}"
            + ("_clearance" if args.clearance else "")
            + (f"_workspace{args.workspace_half:g}" if args.workspace_half is not None else "")
-           + (f"_repeats{args.repeats}" if args.repeats else ""))
+           + (f"_repeats{args.repeats}" if args.repeats else "")
+           + ("" if not args.repeats or jitter == default_jitter
+              else f"_jitter{1e3 * jitter.shift_m:g}mm{jitter.turn_deg:g}deg"))
     write_outputs(attempts, summary, args.out, tag)
     lo, hi = summary["ci95_wilson"]
     LOG.info("%s %s on %s, %s, %s camera: %d/%d lifted = %.1f%% (95%% CI %.1f-%.1f%%); "
@@ -531,10 +552,10 @@ def main(argv: list[str] | None = None) -> None:
              100 * lo, 100 * hi, args.out, tag)
     if "repeats" in summary:
         r = summary["repeats"]
-        LOG.info("repeats (%d per attempt, +-%.0f mm, +-%.0f deg): %.1f%% of them held; %d of "
+        LOG.info("repeats (%d per attempt, +-%g mm, +-%g deg): %.1f%% of them held; %d of "
                  "%d attempts' grasps held in every repeat; %d successes lucky (held in half "
                  "the repeats or fewer), %d misses unlucky (held in more than half)",
-                 r["per_attempt"], 1e3 * RepeatJitter().shift_m, RepeatJitter().turn_deg,
+                 r["per_attempt"], 1e3 * jitter.shift_m, jitter.turn_deg,
                  100 * r["hold_rate"], r["attempts_holding_every_repeat"],
                  summary["attempts"], r["lucky"], r["unlucky"])
 

@@ -500,6 +500,35 @@ def test_repeats_tell_reliable_grasps_from_a_known_bad_predictor():
     assert rates["minor"] >= 0.6 and rates["major"] <= rates["minor"] - 0.3, rates
 
 
+def test_repeats_without_jitter_execute_the_very_grasp(tmp_path, capsys):
+    """--repeat-shift 0 --repeat-turn 0: the repeats are the attempt's grasp itself (the trial's
+    own noise), and the summary and the file names say which jitter ran."""
+    import json
+
+    from grasp_seg_ros.sim.evaluation import RepeatJitter, main
+    grasp = WorldGrasp(0.01, -0.02, 0.03, 0.4, 0.05)
+    rng = np.random.default_rng(0)
+    assert RepeatJitter(0.0, 0.0).apply(grasp, rng) == grasp
+    moved = RepeatJitter().apply(grasp, rng)
+    assert moved != grasp and abs(moved.x_m - grasp.x_m) <= 0.002
+    common = ["--model", "baseline_heightmap", "--trials", "2", "--repeats", "2",
+              "--out", str(tmp_path)]
+    main([*common, "--repeat-shift", "0", "--repeat-turn", "0"])
+    main(common)
+    summaries = {p.stem: json.loads(p.read_text()) for p in tmp_path.glob("*.json")}
+    exact = next(s for k, s in summaries.items() if k.endswith("_repeats2_jitter0mm0deg"))
+    jittered = next(s for k, s in summaries.items() if k.endswith("_repeats2"))
+    assert exact["repeat_jitter"] == {"shift_m": 0.0, "turn_deg": 0.0}
+    assert jittered["repeat_jitter"] == {"shift_m": 0.002, "turn_deg": 5.0}
+    assert exact["repeats"]["per_attempt"] == 2
+    for bad in (["--repeat-shift", "-0.001"], ["--repeat-turn", "120"]):
+        with pytest.raises(SystemExit):
+            main([*common, *bad])
+    assert capsys.readouterr().err.count("a repeat's jitter must be in [0, 0.05) m") == 2
+    with pytest.raises(ValueError, match="jitter"):
+        RepeatJitter(shift_m=0.1)
+
+
 def _default_model_runs(tmp_path, option: str, values, trials: int) -> dict:
     """sim-eval of the shipped default once per value of ``option``: the summaries, keyed by
     the summary entry the option names."""
