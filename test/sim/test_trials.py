@@ -18,7 +18,7 @@ from grasp_seg_ros.sim.evaluation import (contact_sheet, run_sim_eval, summarise
                                           wilson_interval, write_outputs)
 from grasp_seg_ros.sim.gripper import GRIPPERS, Gripper, WorldGrasp
 from grasp_seg_ros.sim.objects import catalogue, split_of_name
-from grasp_seg_ros.sim.scene import Scene, SceneConfig, SceneObject
+from grasp_seg_ros.sim.scene import Scene, SceneConfig, SceneObject, make_scene
 from grasp_seg_ros.sim.objects import ObjectSpec
 from grasp_seg_ros.sim.trials import (GradeConfig, grade_objects, image_grasp_to_world,
                                       regrade, world_to_rectangle)
@@ -527,6 +527,58 @@ def test_repeats_without_jitter_execute_the_very_grasp(tmp_path, capsys):
     assert capsys.readouterr().err.count("a repeat's jitter must be in [0, 0.05) m") == 2
     with pytest.raises(ValueError, match="jitter"):
         RepeatJitter(shift_m=0.1)
+
+
+def test_a_reference_executes_its_grasp_in_the_scene_as_built():
+    """The search tries its grasps in a twin of the scene and executes the one it chose in the
+    scene itself, as a detector's grasp is executed: the attempt's outcome is that of its
+    grasp in a freshly built scene. On these seeds the search's grasp lifts the object in
+    the state restored for its tries and drops it in the scene as built, so an attempt run
+    where it was tried would differ (sim.evaluation.TwinScene)."""
+    from grasp_seg_ros.sim.evaluation import EVAL_CAMERAS, GraspSearch
+    profile = GRIPPERS["robotiq_2f85"]
+    config = SceneConfig(num_objects=(1, 1), sources=("random_urdfs",), split="test",
+                         area_half_m=0.06)
+    for seed in (5000001, 5000003):
+        attempt, = run_sim_eval(GraspSearch(), scenario="isolated", trials=1, seed=seed,
+                                progress=False)
+        with make_scene(seed, camera=EVAL_CAMERAS["top"], config=config) as scene:
+            hand = Gripper(scene.client, profile.gripper)
+            g = attempt.grasp
+            held = hand.execute(WorldGrasp(g["x_m"], g["y_m"], g["z_m"], g["yaw_rad"],
+                                           g["width_m"]), profile.trial,
+                                table_z_m=scene.table_z_m)
+        assert attempt.success == (held is not None), seed
+
+
+def test_a_twin_scene_copies_what_the_scene_has_now():
+    from grasp_seg_ros.sim.evaluation import EVAL_CAMERAS, TwinScene
+    camera = EVAL_CAMERAS["top"]
+    config = SceneConfig(num_objects=(5, 5), sources=("primitives",), split="test", tray=True,
+                         area_half_m=0.09)
+    profile = GRIPPERS["robotiq_2f85"]
+    with make_scene(7, camera=camera, config=config) as scene:
+        Gripper(scene.client, profile.gripper)
+        twin = TwinScene(7, camera, config, profile.gripper)
+        try:
+            gone, moved = scene.objects[0].body_id, scene.objects[1].body_id
+            scene.remove(gone)
+            pybullet.resetBasePositionAndOrientation(moved, [0.02, -0.03, 0.2], [0, 0, 0, 1],
+                                                     physicsClientId=scene.client)
+            pybullet.resetBaseVelocity(moved, [0.0, 0.0, -0.5], [0.1, 0.0, 0.0],
+                                       physicsClientId=scene.client)
+            twin.mirror(scene)
+            assert [o.body_id for o in twin.scene.objects] == \
+                [o.body_id for o in scene.objects]
+            for o in scene.objects:
+                for get in (pybullet.getBasePositionAndOrientation, pybullet.getBaseVelocity):
+                    assert np.allclose(np.concatenate(get(o.body_id,
+                                                          physicsClientId=scene.client)),
+                                       np.concatenate(get(o.body_id,
+                                                          physicsClientId=twin.scene.client)))
+        finally:
+            twin.close()
+        assert not pybullet.isConnected(twin.scene.client)
 
 
 def _default_model_runs(tmp_path, option: str, values, trials: int) -> dict:
