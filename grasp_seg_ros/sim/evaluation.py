@@ -36,7 +36,7 @@ import argparse
 import csv
 import json
 import logging
-from contextlib import ExitStack, closing
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -279,6 +279,12 @@ class TwinScene:
     def close(self) -> None:
         self.scene.close()
 
+    def __enter__(self) -> "TwinScene":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
 
 def gripper_config(config, profile: GripperProfile, clearance_m: float | None = None):
     """A DetectorConfig whose published openings suit ``profile``: capped at its stroke,
@@ -360,12 +366,11 @@ def run_sim_eval(predictor, *, split: str = "test", scenario: str = "isolated",
     scene_seed = seed
     reference = isinstance(predictor, (TrialOracle, GraspSearch))
     while len(attempts) < trials:
-        with make_scene(scene_seed, camera=camera, config=config) as scene, ExitStack() as stack:
+        # a reference tries its grasps in a twin of the scene (TwinScene)
+        with make_scene(scene_seed, camera=camera, config=config) as scene, \
+                (TwinScene(scene_seed, camera, config, profile.gripper) if reference
+                 else nullcontext()) as twin:
             hand = Gripper(scene.client, profile.gripper)
-            # a reference tries its grasps in a twin of the scene (TwinScene)
-            twin = (stack.enter_context(closing(TwinScene(scene_seed, camera, config,
-                                                          profile.gripper)))
-                    if reference else None)
             rng = np.random.default_rng([scene_seed, 4])
             budget = int(np.ceil(1.5 * len(scene.objects))) if clutter else 1
             for k in range(budget):

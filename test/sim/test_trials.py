@@ -559,8 +559,7 @@ def test_a_twin_scene_copies_what_the_scene_has_now():
     profile = GRIPPERS["robotiq_2f85"]
     with make_scene(7, camera=camera, config=config) as scene:
         Gripper(scene.client, profile.gripper)
-        twin = TwinScene(7, camera, config, profile.gripper)
-        try:
+        with TwinScene(7, camera, config, profile.gripper) as twin:
             gone, moved = scene.objects[0].body_id, scene.objects[1].body_id
             scene.remove(gone)
             pybullet.resetBasePositionAndOrientation(moved, [0.02, -0.03, 0.2], [0, 0, 0, 1],
@@ -576,8 +575,6 @@ def test_a_twin_scene_copies_what_the_scene_has_now():
                                                           physicsClientId=scene.client)),
                                        np.concatenate(get(o.body_id,
                                                           physicsClientId=twin.scene.client)))
-        finally:
-            twin.close()
         assert not pybullet.isConnected(twin.scene.client)
 
 
